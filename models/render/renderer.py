@@ -145,6 +145,7 @@ def _trace_accelerated(field: FoldedField, occupancy: OccupancyGrid | None, rays
     s = opts.num_steps
     t = depth_grid(n, s, opts.ray_start, opts.ray_end, rays.dirs.device)
     feats, sigma = _eval_geometry(field, rays.origin + rays.dirs.unsqueeze(1) * t.unsqueeze(-1), occupancy)
+    order = None
     if opts.hierarchical:
         w = alpha_weights(sigma, t, opts.clamp_mode)
         t_fine = fine_depths(t, w, stratified_uniforms(n, s, t.device))
@@ -154,16 +155,17 @@ def _trace_accelerated(field: FoldedField, occupancy: OccupancyGrid | None, rays
         if active.numel():
             pts = rays.origin + rays.dirs[active].unsqueeze(1) * t_fine[active].unsqueeze(-1)
             fine_feats[active], fine_sigma[active] = _eval_geometry(field, pts, occupancy)
+        feats = torch.cat([fine_feats, feats], 1)          # unsorted; indexed through `order` below
         t, order = torch.sort(torch.cat([t_fine, t], -1), -1)
         sigma = torch.gather(torch.cat([fine_sigma, sigma], 1), 1, order)
-        feats = torch.gather(torch.cat([fine_feats, feats], 1), 1, order.unsqueeze(-1).expand(-1, -1, feats.shape[-1]))
     w = alpha_weights(sigma, t, opts.clamp_mode)
     opacity = w.sum(-1)
     keep = (w > HEAD_WEIGHT_EPS) & (opacity >= OPACITY_THRESHOLD).unsqueeze(-1)
     ray_idx, sample_idx = torch.nonzero(keep, as_tuple=True)
     channels = w.new_zeros(n, field.label_b.shape[0] + 3)
     if ray_idx.numel():
-        f = feats[ray_idx, sample_idx].unsqueeze(0)
+        source_idx = sample_idx if order is None else order[ray_idx, sample_idx]
+        f = feats[ray_idx, source_idx].unsqueeze(0)
         pts = (rays.origin + rays.dirs[ray_idx] * t[ray_idx, sample_idx].unsqueeze(-1)).unsqueeze(0)
         values = torch.cat([field.label_logits(f), field.color(f, field.warp(pts), rays.view[ray_idx].unsqueeze(0))], -1)[0]
         channels.index_add_(0, ray_idx, values * w[ray_idx, sample_idx].unsqueeze(-1))
