@@ -1,0 +1,46 @@
+"""`fenerf distill`: bootstrap a generator by 3D supervision on the procedural heads (makes the demo model)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("distill", help="train a generator by 3D supervision on procedural heads",
+                       description="Supervise the field at 3D points (density, labels, colour) and its small "
+                                   "volume renders against procedural heads. Resumable; exports RUN/model.fenerf.")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--steps", type=int, default=None, help="total steps (default 12000)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--export", type=Path, default=None, help="also write the final model here")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from models.distill.loop import Distiller, DistillSettings
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = DistillSettings(seed=args.seed)
+    if args.steps:
+        settings.steps = args.steps
+    distiller = Distiller(args.out, settings, resume=args.resume)
+    if args.resume and args.steps:
+        distiller.settings.steps = args.steps
+    total = distiller.settings.steps
+    with tqdm(total=total, initial=distiller.step_count, unit="step") as bar:
+        def report(step: int, losses: dict) -> bool:
+            bar.update(1)
+            bar.set_postfix(total=f"{losses['total']:.3f}")
+            return True
+        distiller.run(total, report)
+    distiller.export(args.out / "model.fenerf")
+    if args.export:
+        distiller.export(args.export)
+    print(f"exported {args.out / 'model.fenerf'} at step {distiller.step_count}")
+    return 0
