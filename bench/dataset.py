@@ -52,17 +52,25 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def render_rates(heads: int, resolution: int) -> tuple[float, float, float]:
-    """(ours pairs/s, baseline pairs/s, mask agreement) for `heads` random posed heads."""
+def _cpu_timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def render_rates(heads: int, resolution: int) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """((ours wall s, CPU s), (baseline wall s, CPU s), mask agreement) for `heads` random posed heads."""
     generator = torch.Generator().manual_seed(resolution)
     params = HeadParams.sample(heads, generator)
     yaw, pitch = head_render.sample_head_poses(heads, generator)
-    ours = _timed(lambda: head_render.render_heads(params, yaw, pitch, resolution))
+    ours = _cpu_timed(lambda: head_render.render_heads(params, yaw, pitch, resolution))
     with torch.inference_mode(), head_render.single_thread():
-        plain = _timed(lambda: head_render.shade_trace(params, plain_trace(params, yaw, pitch, resolution), resolution))
+        plain = _cpu_timed(lambda: head_render.shade_trace(params, plain_trace(params, yaw, pitch, resolution),
+                                                           resolution))
         reference = head_render.shade_trace(params, plain_trace(params, yaw, pitch, resolution), resolution)[1]
     agreement = float((head_render.render_heads(params, yaw, pitch, resolution)[1] == reference).float().mean())
-    return heads / ours, heads / plain, agreement
+    return ours, plain, agreement
 
 
 def writer_rate(count: int, workers: int) -> float:
@@ -77,22 +85,23 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=512, help="pairs written by the end-to-end runs")
     parser.add_argument("--write", action="store_true", help="replace the Procedural dataset section of RESULTS.md")
     args = parser.parse_args()
-    rows = ["| what | pairs/s | pairs/min | vs baseline |", "|---|---|---|---|"]
+    rows = ["| what | pairs/s (wall) | pairs/min (wall) | CPU ms/pair | vs baseline (CPU) |", "|---|---|---|---|---|"]
     for resolution in (64, 128):
         heads = args.heads if resolution == 64 else max(args.heads // 4, 4)
         ours, plain, agreement = render_rates(heads, resolution)
-        rows.append(f"| render {resolution}^2, plain tracer (baseline) | {plain:.1f} | {plain * 60:.0f} | 1.00x |")
-        rows.append(f"| render {resolution}^2, compacted tracer | {ours:.1f} | {ours * 60:.0f} | {ours / plain:.2f}x "
-                    f"(masks agree on {agreement:.2%} of pixels) |")
+        for name, (wall, cpu) in (("plain tracer (baseline)", plain), ("compacted tracer", ours)):
+            ratio = f"{plain[1] / cpu:.2f}x" + (f" (masks agree on {agreement:.2%} of pixels)" if cpu != plain[1] else "")
+            rows.append(f"| render {resolution}^2, {name} | {heads / wall:.1f} | {heads / wall * 60:.0f} "
+                        f"| {cpu / heads * 1000:.0f} | {ratio} |")
     for workers in (1, 2):
         rate = writer_rate(args.count, workers)
         rows.append(f"| make-dataset 64^2, {workers} worker(s), {args.count} pairs incl. start-up and encoding "
-                    f"| {rate:.1f} | {rate * 60:.0f} | |")
+                    f"| {rate:.1f} | {rate * 60:.0f} | | |")
     load = os.getloadavg()[0]
     body = "\n".join([
         f"`python bench/dataset.py`: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, rendering on 1 intra-op thread per process; {args.heads} random heads "
-        f"from training poses (64 px), {max(args.heads // 4, 4)} at 128 px; wall-clock times.",
+        f"from training poses (64 px), {max(args.heads // 4, 4)} at 128 px; wall-clock rates, CPU time of the rendering process.",
         "", *rows, "",
         f"1-minute load average {load:.1f} when finished: the machine is shared, so compare rows, not runs. "
         "The baseline marches every ray for all steps; ours drops finished rays after each round."])

@@ -28,13 +28,16 @@ from models.field.generator import Generator
 from models.io.atomic import atomic_path, atomic_write_text
 from models.io.images import save_image
 from models.io.model import save_model
-from models.labels import colorize
+from models.labels import ID, colorize
 from models.render.camera import camera_origin, normalize, sample_poses
 from models.render.options import RenderOptions
 from models.render.renderer import render, render_training
 
 DEMO_CONFIG = GeneratorConfig(grid=True, hidden_dim=64, geo_layers=6, app_layers=2, mapping_hidden=128,
                               mapping_depth=3, label_layers=2, grid_channels=8, grid_resolution=32)
+# 18-channel indices (id - 1) of the small parts that uniform surface sampling rarely hits.
+DETAIL_CHANNELS = [ID[name] - 1 for name in ("nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
+                                            "mouth", "u_lip", "l_lip", "ear_r", "neck_l")]
 POSE = {"h_mean": math.pi / 2, "v_mean": math.pi / 2, "h_stddev": 0.3, "v_stddev": 0.155}
 
 
@@ -49,6 +52,7 @@ class DistillSettings:
     image_steps: int = 12
     lr: float = 3e-4
     mapping_lr_scale: float = 0.25
+    detail_weight: float = 8.0        # label/colour loss weight of small parts (eyes, brows, nose, lips, ...)
     ema_decay: float = 0.999
     seed: int = 0
     checkpoint_every: int = 250
@@ -114,7 +118,8 @@ class Distiller:
         yaw, pitch = sample_poses(s.batch, "gaussian", **_pose_args())
         dirs = normalize(points - camera_origin(yaw, pitch)[:, None])
         out = self.generator(points, dirs, self.generator.map_latents(z_geo, z_app))
-        near = targets.near.unsqueeze(-1).float()
+        small = (targets.labels[..., DETAIL_CHANNELS].sum(-1, keepdim=True) > 0).float()
+        near = targets.near.unsqueeze(-1).float() * (1 + (s.detail_weight - 1) * small)
         weight = near.sum().clamp_min(1.0)
         return {
             "density": (((out[..., -1] - targets.density) / DENSITY_AMPLITUDE) ** 2).mean(),
