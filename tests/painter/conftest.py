@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from painter import maskio
+from tests.conftest import shared_dir
 
-PORTRAIT = Path(__file__).resolve().parents[3] / "shared" / "data" / "portrait"
+PORTRAIT = shared_dir() / "data" / "portrait"
 
 
 @pytest.fixture(scope="session")

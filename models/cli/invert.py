@@ -1,0 +1,185 @@
+"""`fenerf invert`: fit codes to a portrait and its mask, or re-fit the geometry to an edited mask."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from models.cli import CommandError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "invert", help="invert a portrait (image + ID mask) into codes; edit the shape with a new mask",
+        description="Reconstruction: --image and --mask. Edit: --edit-from CODES --mask EDITED_MASK "
+                    "(geometry only, appearance frozen). Writes codes (official freq_phase_offset_NAME.pth "
+                    "and NAME.fcodes), renders, a loss/mIoU CSV and plot, and an orbit video into --out. "
+                    "Ctrl-C stops early and keeps the best result so far.")
+    p.add_argument("name", help="experiment name (output file names)")
+    p.add_argument("--checkpoint", default=None, help="model (default: $FENERF_CHECKPOINT, then the demo model)")
+    p.add_argument("--image", type=Path, help="portrait image (not needed with --edit-from)")
+    p.add_argument("--mask", type=Path, required=True, help="ID mask PNG (ids 0..18; palette colours converted)")
+    p.add_argument("--edit-from", type=Path, help="codes to edit (.fcodes or official .pth)")
+    p.add_argument("--original-mask", type=Path,
+                   help="with --edit-from: the unedited mask (default: the one recorded in the codes)")
+    p.add_argument("--preset", default=None,
+                   help="official (spec 12.4 numbers) | fast (CPU default) | quick (CPU, low resolution)")
+    p.add_argument("--iterations", type=int, help="override the preset's iteration count")
+    p.add_argument("--lambda-seg", type=float)
+    p.add_argument("--lambda-img", type=float)
+    p.add_argument("--lambda-percept", type=float)
+    p.add_argument("--lambda-norm", type=float)
+    p.add_argument("--lpips", choices=("vgg", "alex"), help="LPIPS backbone (default: the preset's)")
+    p.add_argument("--crop", choices=("celeba", "none"), default="celeba",
+                   help="celeba: the official 320/256 centre crop of a CelebA-aligned portrait; none: the "
+                        "input is already in the model's framing")
+    p.add_argument("--no-background-mask", action="store_true", help="keep the image background")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--view-size", type=int, default=128, help="side of the reconstruction renders and video")
+    p.add_argument("--video-frames", type=int, default=48, help="0: no orbit video")
+    p.add_argument("--out", type=Path, help="output folder (default: ./NAME)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.set_defaults(run=run)
+
+
+def _settings(args: argparse.Namespace):
+    from models.invert.presets import DEFAULT_PRESET, preset
+    try:
+        s = preset(args.preset or DEFAULT_PRESET)
+        changes = {k: v for k, v in {
+            "iterations": args.iterations, "lambda_seg": args.lambda_seg, "lambda_img": args.lambda_img,
+            "lambda_percept": args.lambda_percept, "lambda_norm": args.lambda_norm, "lpips_net": args.lpips,
+        }.items() if v is not None}
+        if args.lambda_norm is not None:
+            changes["edit_lambda_norm"] = args.lambda_norm          # the edit pass honours it too
+        s = s.replace(seed=args.seed, **changes)
+        return s.for_edit() if args.edit_from else s
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _perceptual(settings, device):
+    """(LPIPS module or None, settings with the perceptual term off when the backbone is absent)."""
+    from models.invert.lpips import LpipsError, load_lpips
+    if settings.lambda_percept <= 0:
+        return None, settings
+    try:
+        lp = load_lpips(settings.lpips_net, settings.lpips_version, device)
+    except LpipsError as exc:
+        raise CommandError(str(exc)) from None
+    if lp:
+        return lp, settings
+    if settings.lambda_img <= 0:
+        raise CommandError(f"{lp.message} An inversion driven by LPIPS alone needs it.")
+    print(f"warning: {lp.message}")
+    return None, settings.replace(lambda_percept=0.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.cli._common import load_model_from_args
+    from models.invert import outputs
+    from models.invert.optimize import RenderSetup
+    from models.invert.targets import TargetError
+
+    if not args.edit_from and not args.image:
+        raise CommandError("give --image (reconstruction) or --edit-from CODES (edit)")
+    settings = _settings(args)
+    model = load_model_from_args(args)
+    gen, out = model.generator, args.out or Path(args.name)
+    setup = RenderSetup.from_defaults(model.render_defaults)
+    merge_sides = model.kind == "official"
+    perceptual, settings = _perceptual(settings, args.device)
+    try:
+        if args.edit_from:
+            inversion, start, masks = _edit_run(args, gen, settings, setup, merge_sides)
+        else:
+            inversion, start, masks = _reconstruction_run(args, gen, settings, setup, merge_sides, perceptual)
+    except TargetError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{args.name}: {model.name} ({model.kind}), {'edit' if args.edit_from else 'reconstruction'}, "
+          f"{settings.iterations} iterations max, {settings.size}px target, "
+          f"{settings.num_steps} samples/ray, moving: "
+          f"{'+'.join(n for n, m in (('geometry', settings.moves_geometry), ('appearance', settings.moves_appearance)) if m)}")
+    stopped = _drive(inversion)
+    best = inversion.best
+    best.info.update({"name": args.name, "model": str(model.path), "crop": args.crop, "stopped": stopped,
+                      "mask": str(args.mask.resolve()), "settings": settings.to_dict()})
+    if masks is not None:
+        best.info["original_mask"] = str(masks[2])
+    out.mkdir(parents=True, exist_ok=True)
+    official, ours = outputs.write_codes(out, args.name, best)
+    csv_path, plot = outputs.write_history(out, inversion.history)
+    opts = _view_options(model, args.view_size)
+    outputs.write_views(out, gen, best.effective.to(gen.device), opts)
+    if args.video_frames > 0:
+        outputs.write_orbit(out / f"{args.name}_orbit.mp4", gen, best.effective.to(gen.device), opts,
+                            args.video_frames)
+    if masks is not None:
+        from models.invert.edit import report_for
+        report = report_for(inversion, start, masks[0], masks[1])
+        (out / "edit_report.txt").write_text("\n".join(report.lines()) + "\n")
+        for line in report.lines():
+            print(line)
+    print(f"best mIoU {best.info.get('miou', float('nan')):.3f} (19-class official "
+          f"{best.info.get('miou19', float('nan')):.3f}) at iteration {best.info.get('iteration')}; "
+          f"stopped: {stopped}")
+    print(f"wrote {official}, {ours.name}, {csv_path.name}, {plot.name}, renders and video in {out}")
+    return 0
+
+
+def _reconstruction_run(args, gen, settings, setup, merge_sides, perceptual):
+    from models.invert.optimize import Inversion
+    from models.invert.targets import load_target
+    target = load_target(args.image, args.mask, settings.size, args.crop, not args.no_background_mask)
+    for note in target.notes:
+        print(f"note: {note}")
+    return Inversion(gen, target, settings, perceptual=perceptual, merge_sides=merge_sides, setup=setup), None, None
+
+
+def _edit_run(args, gen, settings, setup, merge_sides):
+    from models.invert.edit import edit_inversion
+    from models.invert.session_codes import load_codes
+    from models.invert.targets import crop_ids, load_ids
+    from models.io.errors import CheckpointError
+    try:
+        start = load_codes(args.edit_from)
+        start.check_fits(gen.cfg.geo_code_dim, gen.cfg.app_code_dim, str(args.edit_from))
+    except (CheckpointError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    original_path = args.original_mask or (Path(start.info["mask"]) if start.info.get("mask") else None)
+    if original_path is None or not original_path.is_file():
+        raise CommandError(f"{args.edit_from}: no original mask recorded; give --original-mask")
+    crop = start.info.get("crop", args.crop)
+    edited = crop_ids(load_ids(args.mask), settings.size, crop)
+    original = crop_ids(load_ids(original_path), settings.size, crop)
+    if (edited == original).all():
+        print("note: the edited mask equals the original one; the edit pass will only refine")
+    inversion = edit_inversion(gen, start, edited, settings, original, merge_sides, setup)
+    return inversion, start, (original, edited, original_path.resolve())
+
+
+def _drive(inversion) -> str:
+    """Run the loop, printing every evaluation; Ctrl-C keeps the best so far."""
+    stopped = "done"
+    try:
+        for record in inversion:
+            if record.miou is not None:
+                loss = record.losses.get("total")
+                print(f"  it {record.iteration:4d}  {record.elapsed:7.1f}s  loss "
+                      f"{'-' if loss is None else f'{loss:.4f}'}  mIoU {record.miou:.3f} "
+                      f"(19-class {record.miou19:.3f}){'  *' if record.best else ''}", flush=True)
+            if record.stopped:
+                stopped = record.stopped
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        print("\ninterrupted: keeping the best result so far")
+    return stopped
+
+
+def _view_options(model, size: int):
+    from models.render.options import RenderOptions
+    d = model.render_defaults
+    return RenderOptions(img_size=size, num_steps=d.get("num_steps", 24), fov=d.get("fov", 12.0),
+                         ray_start=d.get("ray_start", 0.88), ray_end=d.get("ray_end", 1.12))
