@@ -1,0 +1,165 @@
+"""Edit sessions: the mask history mirror, the folder format, atomic writes, restore, autosave."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fenerf_app import editsession
+from fenerf_app.editsession import Autosaver, SessionError, read_session, snapshot_portrait, write_session
+from fenerf_app.portrait import MaskTimeline, Portrait
+from fenerf_app.sessionrestore import restore_portraits
+from models.field.codes import Codes
+from painter import maskio
+from painter.document import LabelDocument
+
+
+@pytest.fixture
+def real_mask(portrait_folder) -> np.ndarray:
+    return maskio.load_mask(portrait_folder / "mask.png").ids
+
+
+def stroke(doc: LabelDocument, label: int, points) -> None:
+    doc.label = label
+    doc.press(*points[0])
+    for point in points[1:]:
+        doc.drag(*point)
+    doc.release()
+
+
+def edited_portrait(real_mask, history_limit=100) -> Portrait:
+    doc = LabelDocument(real_mask, history_limit=history_limit)
+    portrait = Portrait("p1", "real", MaskTimeline(doc), crop=np.full((*real_mask.shape, 3), 90, np.uint8))
+    stroke(doc, 13, [(100, 100), (200, 120)])
+    stroke(doc, 18, [(250, 300), (260, 330)])
+    doc.tool = "fill"
+    doc.label = 17
+    doc.press(5, 5)
+    doc.undo()
+    codes = Codes(*(torch.randn(1, n) for n in (8, 8, 4, 4)))
+    portrait.set_codes(codes, reset_point=True)
+    portrait.set_codes(codes.map(lambda t: t * 2))
+    portrait.psi, portrait.settings = 0.8, {"note": "test"}
+    return portrait
+
+
+def test_the_timeline_mirrors_undo_redo_and_new_edits(real_mask):
+    doc = LabelDocument(real_mask)
+    timeline = MaskTimeline(doc)
+    masks = [doc.mask.copy()]
+    stroke(doc, 13, [(10, 10), (60, 10)])
+    masks.append(doc.mask.copy())
+    stroke(doc, 2, [(300, 300), (320, 340)])
+    masks.append(doc.mask.copy())
+    assert [s.description for s in timeline.states] == ["start", "brush stroke (hair)", "brush stroke (nose)"]
+    doc.undo()
+    assert timeline.position == 1 and len(timeline.states) == 3
+    doc.redo()
+    assert timeline.position == 2
+    doc.undo()
+    doc.undo()
+    stroke(doc, 18, [(400, 50)])                       # a new edit drops the redo stack
+    assert timeline.position == 1 and len(timeline.states) == 2
+    assert np.array_equal(timeline.states[0].array(), masks[0])
+    assert np.array_equal(timeline.states[1].array(), doc.mask)
+
+
+def test_the_timeline_drops_what_the_document_bound_drops(real_mask):
+    doc = LabelDocument(real_mask, history_limit=2)
+    timeline = MaskTimeline(doc)
+    for k in range(4):
+        stroke(doc, 13, [(20 + 40 * k, 20)])
+    assert len(timeline.states) == 3 and timeline.position == 2
+    assert np.array_equal(timeline.states[-1].array(), doc.mask)
+    doc.undo()
+    doc.undo()
+    assert np.array_equal(timeline.states[0].array(), doc.mask)
+
+
+def test_a_session_folder_restores_masks_history_codes_and_settings(tmp_path, real_mask):
+    portrait = edited_portrait(real_mask)
+    doc = portrait.document
+    write_session(tmp_path, "model.fenerf", "p1", [snapshot_portrait(portrait)])
+    restored = read_session(tmp_path)
+    assert restored.model == "model.fenerf" and restored.current == "p1"
+    (again,) = restore_portraits(restored, lambda crop, shape: crop)
+    new = again.document
+    assert np.array_equal(new.mask, doc.mask)
+    assert new.history_descriptions() == doc.history_descriptions()
+    assert new.redo_descriptions() == doc.redo_descriptions()
+    new.redo()
+    doc.redo()
+    assert np.array_equal(new.mask, doc.mask)
+    while doc.can_undo:
+        doc.undo()
+        new.undo()
+        assert np.array_equal(new.mask, doc.mask)
+    assert np.array_equal(new.mask, real_mask)
+    for name in ("geo_freq", "geo_phase", "app_freq", "app_phase"):
+        assert torch.equal(getattr(again.codes, name), getattr(portrait.codes, name))
+        assert torch.equal(getattr(again.start_codes, name), getattr(portrait.start_codes, name))
+    assert again.psi == pytest.approx(0.8) and again.settings == {"note": "test"}
+    assert np.array_equal(again.crop, portrait.crop)
+
+
+def test_masks_no_longer_in_the_history_are_removed(tmp_path, real_mask):
+    portrait = edited_portrait(real_mask)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    before = set((tmp_path / "p1" / "masks").iterdir())
+    stroke(portrait.document, 5, [(30, 400)])          # drops the redoable fill
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    after = set((tmp_path / "p1" / "masks").iterdir())
+    assert len(after) == len(portrait.timeline.states) and len(before - after) == 1
+
+
+def test_a_failed_write_leaves_the_previous_session_readable(tmp_path, real_mask, monkeypatch):
+    portrait = edited_portrait(real_mask)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    stroke(portrait.document, 5, [(30, 400)])
+
+    def broken(path, array):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(editsession, "_write_png", broken)
+    with pytest.raises(OSError, match="No space left"):
+        write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    restored = read_session(tmp_path)
+    assert len(restored.portraits[0].states) == 4
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_bad_session_folders_are_refused_with_the_reason(tmp_path, real_mask):
+    with pytest.raises(SessionError, match="not an edit session"):
+        read_session(tmp_path)
+    (tmp_path / "session.json").write_text("{not json")
+    with pytest.raises(SessionError, match="session.json: unreadable"):
+        read_session(tmp_path)
+    (tmp_path / "session.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(SessionError, match="not a FENeRF Studio session"):
+        read_session(tmp_path)
+    portrait = edited_portrait(real_mask)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    victim = sorted((tmp_path / "p1" / "masks").iterdir())[0]
+    victim.unlink()
+    with pytest.raises(SessionError, match=f"{victim.name}: missing"):
+        read_session(tmp_path)
+
+
+def test_the_autosaver_writes_after_a_change_only(qtbot, tmp_path, real_mask):
+    portrait = edited_portrait(real_mask)
+    folder = tmp_path / "auto"
+
+    def state():
+        key = (portrait.version, portrait.timeline.version)
+        return folder, None, "p1", [snapshot_portrait(portrait)], key
+
+    saver = Autosaver(state, delay_ms=50)
+    with qtbot.waitSignal(saver.saved, timeout=5000):
+        saver.start()
+    first = (folder / "session.json").stat().st_mtime_ns
+    qtbot.wait(200)
+    assert (folder / "session.json").stat().st_mtime_ns == first      # nothing changed: nothing written
+    stroke(portrait.document, 5, [(30, 400)])
+    with qtbot.waitSignal(saver.saved, timeout=5000):
+        pass
+    assert len(read_session(folder).portraits[0].states) == len(portrait.timeline.states)
+    saver.stop()
