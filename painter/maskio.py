@@ -6,7 +6,6 @@ atomic: the file is written next to its target and moved over it.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from models.io.atomic import atomic_write_stream
 from models.labels import LabelError, colorize, decolorize, validate_ids
 
 
@@ -93,14 +93,7 @@ def _atomic_save(image: Image.Image, path: Path, image_format: str) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ImageFileError(f"{path}: folder {folder} does not exist")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format=image_format)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    atomic_write_stream(path, lambda handle: image.save(handle, format=image_format))
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray) -> None:

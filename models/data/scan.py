@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from models.data.atomic import write_atomic
+from models.io.atomic import atomic_write_stream
 from models.labels import LabelError, NUM_CLASSES, decolorize
 
 LAYOUTS = {"celebamask": ("celebahq_mask_img", "celebahq_mask_mask"), "folder": ("images", "masks")}
@@ -241,6 +241,6 @@ def convert_colour_masks(root: str | Path, layout: str = "auto") -> list[Path]:
             ids = decolorize(rgb)
         except LabelError as exc:
             raise DatasetError(path, str(exc), "colour_mask") from exc
-        write_atomic(path, lambda f, ids=ids: Image.fromarray(ids).save(f, format="PNG"))
+        atomic_write_stream(path, lambda f, ids=ids: Image.fromarray(ids).save(f, format="PNG"))
         converted.append(path)
     return converted

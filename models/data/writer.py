@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.data.atomic import write_atomic
+from models.io.atomic import atomic_write_stream
 from models.data.head_params import APP_DIMS, GEO_DIMS, HeadParams
 from models.data.head_render import (DEMO_FRAMING_LANDMARKS, FOV_DEG, POSE_STDDEV, render_heads,
                                      sample_head_poses)
@@ -70,7 +70,7 @@ def write_dataset(out: str | Path, count: int, size: int, seed: int, workers: in
     meta = _meta(seed, count, size)
     _check_existing(out, meta)
     latents = sample_latents(seed, count)
-    write_atomic(out / LATENTS_FILE, lambda f: np.savez(f, ids=np.arange(count), **latents))
+    atomic_write_stream(out / LATENTS_FILE, lambda f: np.savez(f, ids=np.arange(count), **latents))
     _write_meta(out, {**meta, "complete": False})
     chunks = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
     todo = [c for c in chunks if not all(_done(out, k) for k in range(*c))]
@@ -117,7 +117,7 @@ def _check_existing(out: Path, meta: dict) -> None:
 
 def _write_meta(out: Path, meta: dict) -> None:
     text = json.dumps(meta, indent=2).encode()
-    write_atomic(out / META_FILE, lambda f: f.write(text))
+    atomic_write_stream(out / META_FILE, lambda f: f.write(text))
 
 
 def _paths(out: Path, k: int) -> tuple[Path, Path]:
@@ -140,9 +140,9 @@ def _write_chunk(out: str, start: int, stop: int, size: int, latents: dict[str, 
     for i, k in enumerate(range(start, stop)):
         image_path, mask_path = _paths(out, k)
         if not image_path.exists():
-            write_atomic(image_path, lambda f, a=images[i]: _encode(f, a, "JPEG"))
+            atomic_write_stream(image_path, lambda f, a=images[i]: _encode(f, a, "JPEG"), durable=False)
         if not mask_path.exists():
-            write_atomic(mask_path, lambda f, a=masks[i]: _encode(f, a, "PNG"))
+            atomic_write_stream(mask_path, lambda f, a=masks[i]: _encode(f, a, "PNG"), durable=False)
     return stop - start
 
 

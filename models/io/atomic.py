@@ -5,13 +5,14 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it replaces `target` atomically.
-    On any error the temporary file is removed and `target` is untouched."""
+    On any error the temporary file is removed and `target` is untouched. `durable=False` skips the
+    fsync (for bulk files that can be regenerated, where the rename alone is enough)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -20,8 +21,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_umask())
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -41,6 +43,12 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
 
 def atomic_write_text(target: str | Path, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_stream(target: str | Path, write: Callable[[BinaryIO], None], durable: bool = True) -> None:
+    """Call write(binary_file) on a temporary file and move it into place atomically."""
+    with atomic_path(target, durable) as tmp, open(tmp, "wb") as fh:
+        write(fh)
 
 
 def atomic_save(target: str | Path, writer: Callable[[Path], None]) -> None:
