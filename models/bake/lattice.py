@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from models.field.generator import locked_directions
 from models.labels import NUM_SEMANTIC
+from models.render.field_views import FoldedField
 
 CHANNELS = NUM_SEMANTIC + 3     # 18 label logits, RGB in (0, 1)
 EMPTY_DENSITY = 0.0             # density stored at vertices that were not evaluated (empty space)
@@ -37,7 +38,7 @@ def _in_chunks(fn, x: torch.Tensor, chunk: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_density(field, points: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
+def sample_density(field: FoldedField, points: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
     """Raw density (n,) of a folded field at world points (n, 3), trunk only."""
     def run(p):
         return field.density(field.geometry_features(field.warp(p[None])))[0, :, 0]
@@ -45,7 +46,7 @@ def sample_density(field, points: torch.Tensor, chunk: int = 16384) -> torch.Ten
 
 
 @torch.no_grad()
-def sample_heads(field, points: torch.Tensor, features: torch.Tensor | None = None,
+def sample_heads(field: FoldedField, points: torch.Tensor, features: torch.Tensor | None = None,
                  chunk: int = 16384) -> torch.Tensor:
     """[18 label logits, RGB] (n, 21) at world points (n, 3) with the locked view direction.
     Pass the trunk features when they are already known."""
@@ -65,7 +66,7 @@ class _Plane:
 
 
 @torch.no_grad()
-def evaluate_lattice(field, origin: torch.Tensor, spacing: float, select: torch.Tensor,
+def evaluate_lattice(field: FoldedField, origin: torch.Tensor, spacing: float, select: torch.Tensor,
                      progress: Progress | None = None, cancel: Cancel | None = None,
                      with_heads: bool = True, chunk: int = 16384
                      ) -> tuple[torch.Tensor, torch.Tensor | None, int]:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from models.bake.lattice import CHANNELS
 from models.bake.volume import BakedVolume
 from models.render.camera import camera_origin, look_at_rotation, pixel_directions
-from models.render.integrate import OPACITY_THRESHOLD, alpha_weights, fill_background, label_mask
+from models.render.integrate import FAR_DELTA, OPACITY_THRESHOLD, fill_background, label_mask
 from models.render.options import RenderOptions, RenderResult
 from models.render.renderer import EMPTY_RAY_OPACITY, HEAD_WEIGHT_EPS
 from models.render.sampling import fine_depths, stratified_uniforms
@@ -125,6 +125,18 @@ class MarchGrid:
         return torch.lerp(out[:, :n], out[:, n:], (c[:, 0] - x0).unsqueeze(0)).T
 
 
+def _weights(sigma: torch.Tensor, depths: torch.Tensor, clamp_mode: str) -> torch.Tensor:
+    """`alpha_weights` without noise, with fewer temporaries: w_k = alpha_k prod_{j<k}(1 - alpha_j + 1e-10)."""
+    deltas = torch.empty_like(depths)
+    torch.sub(depths[:, 1:], depths[:, :-1], out=deltas[:, :-1])
+    deltas[:, -1] = FAR_DELTA
+    density = F.softplus(sigma) if clamp_mode == "softplus" else sigma.clamp(min=0)
+    keep = density.mul_(deltas).neg_().exp_()                  # 1 - alpha
+    transmit = torch.ones_like(keep)
+    torch.cumprod(keep[:, :-1] + 1e-10, -1, out=transmit[:, 1:])
+    return transmit.mul_(1 - keep)
+
+
 def _merge(values: torch.Tensor, fine_values: torch.Tensor, fine_pos: torch.Tensor, coarse_slot: torch.Tensor
            ) -> torch.Tensor:
     """Interleave per-sample values (n, S) of the coarse and fine samples in depth order (n, 2S)."""
@@ -180,7 +192,7 @@ def _trace(grid: MarchGrid, origin: torch.Tensor, dirs: torch.Tensor, opts: Rend
         return touched, sigma.new_zeros(0, CHANNELS), sigma.new_zeros(0), sigma.new_zeros(0)
     t = coarse_t.expand(n, s)
     if opts.hierarchical:
-        w = alpha_weights(sigma, t, opts.clamp_mode)
+        w = _weights(sigma, t, opts.clamp_mode)
         fine_t = fine_depths(t, w, stratified_uniforms(n, s))
         fine_pos, coarse_slot = _fine_slots(fine_t, opts.ray_start, (opts.ray_end - opts.ray_start) / (s - 1))
         fine_sigma = sigma.new_zeros(n, s)
@@ -189,7 +201,7 @@ def _trace(grid: MarchGrid, origin: torch.Tensor, dirs: torch.Tensor, opts: Rend
             fine_sigma[active] = grid.density_along(c0, dc[active], fine_t[active])
         t = _merge(t, fine_t, fine_pos, coarse_slot)
         sigma = _merge(sigma, fine_sigma, fine_pos, coarse_slot)
-    w = alpha_weights(sigma, t, opts.clamp_mode)
+    w = _weights(sigma, t, opts.clamp_mode)
     opacity = w.sum(-1)
     channels = w.new_zeros(n, CHANNELS)
     opaque = torch.nonzero(opacity >= OPACITY_THRESHOLD).squeeze(-1)

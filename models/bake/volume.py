@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from models.bake.lattice import CHANNELS, Cancel, Progress, evaluate_lattice, lattice_points, sample_density
+from models.render.field_views import FoldedField
 
 DEFAULT_EXTENT = 0.2        # half-side of the baked cube: every sample of a fov-12 render lies within 0.197
 COARSE_CELLS = 32
@@ -54,11 +55,11 @@ class CoarseOccupancy:
 
 
 @torch.no_grad()
-def coarse_occupancy(field, extent: float = DEFAULT_EXTENT, cells: int = COARSE_CELLS,
+def coarse_occupancy(field: FoldedField, extent: float = DEFAULT_EXTENT, cells: int = COARSE_CELLS,
                      dilation: int = 1) -> CoarseOccupancy:
     """Sample the density on the (cells + 1)^3 vertices of the cube and mark the cells that may
-    hold positive density: max + SLACK * (max - min) of the corner densities > 0 (the field can
-    peak between vertices about as much as it varies across them), then dilate by `dilation`."""
+    hold positive density: max + OCCUPANCY_SLACK * (max - min) of the corner densities > 0 (the
+    field can peak between vertices about as much as it varies across them); dilate by `dilation`."""
     axis = torch.linspace(-extent, extent, cells + 1)
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
     density = sample_density(field, grid).reshape(*(cells + 1,) * 3)
@@ -169,7 +170,7 @@ def occupied_selection(occupancy: CoarseOccupancy, first: torch.Tensor, shape: t
 
 
 @torch.no_grad()
-def bake(field, resolution: int = 128, occupancy: CoarseOccupancy | None = None,
+def bake(field: FoldedField, resolution: int = 128, occupancy: CoarseOccupancy | None = None,
          extent: float = DEFAULT_EXTENT, budget: int | None = None, progress: Progress | None = None,
          cancel: Cancel | None = None) -> BakedVolume:
     """Bake a folded, view-locked field (`FoldedField(gen, codes, lock_view=True)`).

@@ -23,6 +23,7 @@ from models.bake.volume import BakeBudgetError, coarse_occupancy, default_budget
 from models.export.common import ExportCancelled
 from models.io.atomic import atomic_path
 from models.labels import NAMES, NUM_SEMANTIC, PALETTE
+from models.render.field_views import FoldedField
 
 DEFAULT_RESOLUTION = 256
 DEFAULT_CUBE = 0.3
@@ -58,7 +59,7 @@ class ColouredMesh:
 
 
 @torch.no_grad()
-def density_grid(field, resolution: int = DEFAULT_RESOLUTION, cube_size: float = DEFAULT_CUBE,
+def density_grid(field: FoldedField, resolution: int = DEFAULT_RESOLUTION, cube_size: float = DEFAULT_CUBE,
                  exact: bool = False, progress: Progress | None = None, cancel: Cancel | None = None
                  ) -> DensityGrid:
     """Sample the raw density of a folded field on resolution^3 vertices spanning the cube.
@@ -100,7 +101,7 @@ def extract_surface(grid: DensityGrid, level: float = DEFAULT_LEVEL) -> tuple[np
 
 
 @torch.no_grad()
-def colour_vertices(field, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def colour_vertices(field: FoldedField, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 (V, 3) and label ids 1..18 (V,) from the field's heads at the vertices."""
     heads = sample_heads(field, torch.from_numpy(vertices).float())
     rgb = (heads[:, NUM_SEMANTIC:].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
@@ -108,7 +109,7 @@ def colour_vertices(field, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return rgb, labels
 
 
-def face_mesh(field, resolution: int = DEFAULT_RESOLUTION, level: float = DEFAULT_LEVEL,
+def face_mesh(field: FoldedField, resolution: int = DEFAULT_RESOLUTION, level: float = DEFAULT_LEVEL,
               cube_size: float = DEFAULT_CUBE, exact: bool = False, progress: Progress | None = None,
               cancel: Cancel | None = None) -> tuple[ColouredMesh, DensityGrid]:
     """The coloured mesh of a folded, view-locked field (`FoldedField(gen, codes, lock_view=True)`)

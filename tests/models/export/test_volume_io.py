@@ -44,4 +44,4 @@ def test_round_trips_and_bad_input(tmp_path, volume):
     (tmp_path / "cut.mrc").write_bytes(truncated)
     with pytest.raises(VolumeFileError, match="truncated"):
         load_mrc(tmp_path / "cut.mrc")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mrc", "junk.mrc", "v.mrc", "v.npy"]   # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mrc", "junk.mrc", "v.mrc", "v.npy"]  # no temp files
