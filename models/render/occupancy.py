@@ -1,7 +1,8 @@
 """Empty-space skipping: a coarse occupancy grid of the density field for one code.
 
 The density is sampled on the vertices of a regular grid around the head; a cell is occupied when
-any of its corners has positive density, and the occupied set is dilated by `dilation` cells so thin
+the largest of its corner densities plus half their spread is positive (so density that peaks
+between positive-free corners is kept), and the occupied set is dilated by `dilation` cells so thin
 structures between vertices are not lost. Samples that fall in empty cells are known to contribute
 nothing and are never sent through the network. The grid depends only on the code, so it is
 computed once and reused for every camera pose.
@@ -26,8 +27,10 @@ class OccupancyGrid:
         grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
         sigma = torch.cat([field.density(field.geometry_features(field.warp(grid[i:i + chunk][None])))[0, :, 0]
                            for i in range(0, grid.shape[0], chunk)])
-        positive = (sigma > 0).float().reshape(1, 1, *(resolution + 1,) * 3)
-        occupied = F.max_pool3d(positive, 2, stride=1)                       # any corner positive
+        corners = sigma.reshape(1, 1, *(resolution + 1,) * 3)
+        high, low = F.max_pool3d(corners, 2, stride=1), -F.max_pool3d(-corners, 2, stride=1)
+        # a cell may hold positive density when its corners, extrapolated by half their spread, reach 0
+        occupied = ((high + 0.5 * (high - low)) > 0).float()
         if dilation:
             occupied = F.max_pool3d(occupied, 2 * dilation + 1, stride=1, padding=dilation)
         self.cells = occupied[0, 0] > 0

@@ -7,7 +7,7 @@ import torch
 
 from models.field.latents import codes_for_seeds
 from models.render.options import RenderOptions
-from models.render.renderer import render
+from models.render.renderer import prepare, render
 from tests.models.fixture_models import fixture_model, reference_codes, render_records
 
 
@@ -45,10 +45,13 @@ def test_chunking_does_not_change_results(model, accelerate):
 def test_accelerated_matches_unaccelerated(model, seed):
     codes = codes_for_seeds(model.generator, [seed], psi=1.0)
     opts = RenderOptions(img_size=48, num_steps=24)
-    fast = render(model.generator, codes, math.pi / 2 + 0.3, math.pi / 2 - 0.15, opts)
-    slow = render(model.generator, codes, math.pi / 2 + 0.3, math.pi / 2 - 0.15, opts.replace(accelerate=False))
-    assert psnr(fast.image[0, -3:].numpy(), slow.image[0, -3:].numpy()) >= 35
-    assert (fast.mask == slow.mask).float().mean() >= 0.99
+    view = (math.pi / 2 + 0.3, math.pi / 2 - 0.15)
+    slow = render(model.generator, codes, *view, opts.replace(accelerate=False))
+    fast = render(model.generator, codes, *view, opts)
+    skipping = render(model.generator, codes, *view, opts, prepared=prepare(model.generator, codes))
+    for result in (fast, skipping):
+        assert psnr(result.image[0, -3:].numpy(), slow.image[0, -3:].numpy()) >= 35
+        assert (result.mask == slow.mask).float().mean() >= 0.99
 
 
 def test_deterministic_is_near_the_mean_of_official_renders(official_fixtures):
