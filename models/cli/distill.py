@@ -12,6 +12,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--steps", type=int, default=None, help="total steps (default 12000)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--init", type=Path, default=None, help="start a new run from this model's weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--export", type=Path, default=None, help="also write the final model here")
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DistillSettings(seed=args.seed)
     if args.steps:
         settings.steps = args.steps
-    distiller = Distiller(args.out, settings, resume=args.resume)
+    distiller = Distiller(args.out, settings, resume=args.resume, init=args.init)
     if args.resume and args.steps:
         distiller.settings.steps = args.steps
     total = distiller.settings.steps

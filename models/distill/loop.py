@@ -64,7 +64,10 @@ class DistillSettings:
 class Distiller:
     """Owns the generator, its EMA copy, the optimiser and the run folder."""
 
-    def __init__(self, out: str | Path, settings: DistillSettings | None = None, resume: bool = False):
+    def __init__(self, out: str | Path, settings: DistillSettings | None = None, resume: bool = False,
+                 init: str | Path | None = None):
+        """A new run in `out` (from scratch, or from the weights of the model file `init`), or, with
+        resume, the run saved there."""
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         state_path = self.out / "state.pt"
@@ -76,14 +79,21 @@ class Distiller:
                 print(f"no checkpoint in {self.out}; starting a new run")
             state = None
             self.settings = settings or DistillSettings()
+        if init is not None and state is None:
+            from models.io.model import load_model
+            start = load_model(init).generator
+            self.settings.generator = start.cfg.to_dict()
         s = self.settings
         torch.manual_seed(s.seed)
         self.generator = Generator(GeneratorConfig.from_dict(s.generator))
-        self.generator.siren.init_official()
-        density_head = self.generator.siren.final_layer
-        with torch.no_grad():     # train the density head in units of DENSITY_AMPLITUDE (see _learning_rates)
-            density_head.weight *= DENSITY_AMPLITUDE
-            density_head.bias *= DENSITY_AMPLITUDE
+        if init is not None and state is None:
+            self.generator.load_state_dict(start.state_dict())
+        else:
+            self.generator.siren.init_official()
+            density_head = self.generator.siren.final_layer
+            with torch.no_grad():     # train the density head in units of DENSITY_AMPLITUDE (see _learning_rates)
+                density_head.weight *= DENSITY_AMPLITUDE
+                density_head.bias *= DENSITY_AMPLITUDE
         self.ema = copy.deepcopy(self.generator).requires_grad_(False)
         groups = {"field": [], "mapping": [], "density": []}
         for name, param in self.generator.named_parameters():
