@@ -29,27 +29,24 @@ EMPTY_RAY_OPACITY = 1e-3    # accelerated mode: rays this transparent after the 
 Progress = Callable[[int, int], None]
 
 
-class RenderCancelled(Exception):
-    """Raised when a progress callback asks the render to stop."""
-
-
 @dataclass
 class RandomDraws:
     """The random numbers of one official render, drawn up front in the official order (spec 6.5)."""
 
-    jitter: torch.Tensor | None      # (B, N, S)
-    yaw_noise: torch.Tensor          # (B, 1)
-    pitch_noise: torch.Tensor        # (B, 1)
+    jitter: torch.Tensor             # (B, N, S)
+    yaw: torch.Tensor                # (B, 1) whatever `draw_pose` returned
+    pitch: torch.Tensor              # (B, 1)
     coarse_noise: torch.Tensor | None
     importance: torch.Tensor | None  # (B, N, S)
     final_noise: torch.Tensor        # (B, N, K)
 
     @classmethod
-    def official(cls, batch: int, rays: int, opts: RenderOptions, pose_draws: bool, device=None) -> "RandomDraws":
+    def official(cls, batch: int, rays: int, opts: RenderOptions,
+                 draw_pose: Callable[[], tuple[torch.Tensor, torch.Tensor]], device=None) -> "RandomDraws":
+        """Depth jitter, then the pose (`draw_pose`), then the hierarchical and integration noise."""
         s = opts.num_steps
         jitter = torch.rand((batch, rays, s, 1), device=device)[..., 0]
-        yaw = torch.randn((batch, 1), device=device) if pose_draws else torch.zeros(batch, 1)
-        pitch = torch.randn((batch, 1), device=device) if pose_draws else torch.zeros(batch, 1)
+        yaw, pitch = draw_pose()
         coarse = importance = None
         if opts.hierarchical:
             coarse = torch.randn((batch, rays, s, 1), device=device)[..., 0]
@@ -232,8 +229,11 @@ def render(gen: Generator, codes: Codes, yaw=math.pi / 2, pitch=math.pi / 2,
     yaw, pitch = _as_batch(yaw, batch), _as_batch(pitch, batch)
     draws = None
     if opts.mode == "official":
-        draws = RandomDraws.official(batch, res * res, opts, pose_draws=True, device=gen.device)
-        yaw, pitch = yaw + 0 * draws.yaw_noise[:, 0].cpu(), pitch + 0 * draws.pitch_noise[:, 0].cpu()
+        # the official scripts draw a gaussian pose with zero spread: consume those numbers, keep the pose
+        zero_spread = lambda: (torch.randn((batch, 1), device=gen.device) * 0,  # noqa: E731
+                               torch.randn((batch, 1), device=gen.device) * 0)
+        draws = RandomDraws.official(batch, res * res, opts, zero_spread, gen.device)
+        yaw, pitch = yaw + draws.yaw[:, 0].cpu(), pitch + draws.pitch[:, 0].cpu()
     channels, depth, opacity = _frame(gen, codes, yaw, pitch, opts, draws, progress, prepared)
     mask = None
     if opts.fill_mode is not None:
@@ -251,13 +251,9 @@ def render_training(gen: Generator, codes: Codes, opts: RenderOptions, h_mean: f
     importance sampling, no fill mode. Returns (B, 21, R, R) in [-1, 1] and poses (B, 2) = [pitch, yaw]."""
     batch, res = codes.batch, opts.img_size
     device = gen.device
-    jitter = torch.rand((batch, res * res, opts.num_steps, 1), device=device)[..., 0]
-    yaw, pitch = sample_poses(batch, sample_dist, h_mean, v_mean, h_stddev, v_stddev, device)
-    draws = RandomDraws(jitter, yaw, pitch, None, None, None)
-    if opts.hierarchical:
-        draws.coarse_noise = torch.randn((batch, res * res, opts.num_steps, 1), device=device)[..., 0]
-        draws.importance = torch.rand((batch * res * res, opts.num_steps), device=device).reshape(batch, res * res, -1)
-    draws.final_noise = torch.randn((batch, res * res, opts.samples_per_ray, 1), device=device)[..., 0]
+    draws = RandomDraws.official(batch, res * res, opts, lambda: sample_poses(
+        batch, sample_dist, h_mean, v_mean, h_stddev, v_stddev, device), device)
+    yaw, pitch = draws.yaw, draws.pitch
     opts = opts.replace(fill_mode=None, mode="official")
     channels, _, _ = _frame(gen, codes, yaw[:, 0], pitch[:, 0], opts, draws)
     image = (channels * 2 - 1).permute(0, 2, 1).reshape(batch, -1, res, res)
