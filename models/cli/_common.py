@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
@@ -55,3 +56,28 @@ def render_options_from_args(args: argparse.Namespace, model):
 def psi_from_args(args: argparse.Namespace, model) -> float:
     return args.psi if args.psi is not None else model.render_defaults.get("psi", 0.7)
 
+
+def add_face_arguments(parser: argparse.ArgumentParser, codes_files: int = 1) -> None:
+    """--seeds or --codes (official inversion results), and --out."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--seeds", type=int, nargs="+", default=None, help="latent seeds (default: 0)")
+    group.add_argument("--codes", type=Path, nargs="+" if codes_files > 1 else 1, metavar="FILE",
+                       help="an inverted portrait (.fcodes, or an official freq_phase_offset_*.pth)"
+                       + (" or two of them to interpolate between" if codes_files > 1 else ""))
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+
+
+def faces_from_args(args: argparse.Namespace, model, psi: float, pairs: bool = False) -> list[tuple[str, list]]:
+    """[(name, [Codes, ...])]: one entry per seed (its codes, and with `pairs` those of seed + 1
+    to interpolate towards), or one entry holding the codes of the --codes files."""
+    from models.export.common import codes_from_file, seed_codes
+    from models.io.errors import CheckpointError
+    gen = model.generator
+    if args.codes:
+        try:
+            codes = [codes_from_file(path, gen) for path in args.codes]
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
+        return [("_".join(p.stem for p in args.codes), codes)]
+    return [(f"seed{s:04d}", [seed_codes(gen, t, psi) for t in ((s, s + 1) if pairs else (s,))])
+            for s in args.seeds or [0]]

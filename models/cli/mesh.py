@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from models.cli._common import add_model_argument, load_model_from_args, psi_from_args
-from models.cli.multiview import add_face_arguments, faces_from_args
+from models.cli._common import add_face_arguments, faces_from_args
 
 
 def register(sub) -> None:

@@ -1,40 +1,10 @@
-"""`fenerf multiview`: each face from five yaws (spec 13.1) as PNGs and grids.
-
-Also holds the face-selection arguments shared by `fenerf video` and `fenerf mesh`."""
+"""`fenerf multiview`: each face from five yaws (spec 13.1) as PNGs and grids."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from models.cli import CommandError
-from models.cli._common import (add_model_argument, add_render_arguments, load_model_from_args,
-                                psi_from_args, render_options_from_args)
-
-
-def add_face_arguments(parser: argparse.ArgumentParser, codes_files: int = 1) -> None:
-    """--seeds or --codes (official inversion results), and --out."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--seeds", type=int, nargs="+", default=None, help="latent seeds (default: 0)")
-    group.add_argument("--codes", type=Path, nargs="+" if codes_files > 1 else 1, metavar="FILE",
-                       help="an inverted portrait (.fcodes, or an official freq_phase_offset_*.pth)"
-                       + (" or two of them to interpolate between" if codes_files > 1 else ""))
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-
-
-def faces_from_args(args: argparse.Namespace, model, psi: float, pairs: bool = False) -> list[tuple[str, list]]:
-    """[(name, [Codes, ...])]: one entry per seed (its codes, and with `pairs` those of seed + 1
-    to interpolate towards), or one entry holding the codes of the --codes files."""
-    from models.export.common import codes_from_file, seed_codes
-    from models.io.errors import CheckpointError
-    gen = model.generator
-    if args.codes:
-        try:
-            codes = [codes_from_file(path, gen) for path in args.codes]
-        except CheckpointError as exc:
-            raise CommandError(str(exc)) from None
-        return [("_".join(p.stem for p in args.codes), codes)]
-    return [(f"seed{s:04d}", [seed_codes(gen, t, psi) for t in ((s, s + 1) if pairs else (s,))])
-            for s in args.seeds or [0]]
+from models.cli._common import (add_face_arguments, add_model_argument, add_render_arguments, faces_from_args,
+                                load_model_from_args, psi_from_args, render_options_from_args)
 
 
 def register(sub) -> None:

@@ -6,7 +6,7 @@ import argparse
 from models.cli import CommandError
 from models.cli._common import (add_model_argument, add_render_arguments, load_model_from_args,
                                 psi_from_args, render_options_from_args)
-from models.cli.multiview import add_face_arguments, faces_from_args
+from models.cli._common import add_face_arguments, faces_from_args
 
 VIDEO_FORMATS = ("mp4", "gif")
 
