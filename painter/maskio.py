@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from models.io.atomic import atomic_write_stream
-from models.labels import LabelError, colorize, decolorize, validate_ids
+from models.io.masks import read_id_mask
+from models.labels import LabelError, colorize, validate_ids
 
 
 class ImageFileError(ValueError):
@@ -46,26 +47,14 @@ def load_mask(path: str | os.PathLike) -> LoadedMask:
     Raises ``LabelError`` naming the file when the ids exceed 18 or a colour is off the palette.
     """
     path = Path(path)
-    image = _open(path)
     try:
-        if image.mode == "P":
-            return _load_indexed(image)
-        if image.mode in ("L", "I", "I;16"):
-            return LoadedMask(validate_ids(np.asarray(image)), False)
-        rgb = np.asarray(image.convert("RGB"))
-        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-            return LoadedMask(validate_ids(rgb[..., 0]), False)
-        return LoadedMask(decolorize(rgb), True)
+        return LoadedMask(*read_id_mask(path))
+    except FileNotFoundError:
+        raise ImageFileError(f"{path}: no such file") from None
     except LabelError as exc:
         raise LabelError(f"{path}: {exc}") from None
-
-
-def _load_indexed(image: Image.Image) -> LoadedMask:
-    """A palette PNG: its colours if they are the official ones, else its indices as ids."""
-    try:
-        return LoadedMask(decolorize(np.asarray(image.convert("RGB"))), True)
-    except LabelError:
-        return LoadedMask(validate_ids(np.asarray(image)), False)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageFileError(f"{path}: not a readable image ({exc})") from None
 
 
 def load_photo(path: str | os.PathLike) -> np.ndarray:

@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from models import labels
 from models.intake.errors import PhotoError
+from models.io.masks import read_id_mask
 
 MAX_SIDE = 4096             # longer side kept in memory; larger photos are downscaled on reading
 MAX_PIXELS = 150_000_000    # larger files are refused outright (decompression bombs)
@@ -135,22 +136,8 @@ def load_mask(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise PhotoError(f"{path}: no such mask file")
     try:
-        with Image.open(path) as image:
-            image.load()
-            indices = np.asarray(image) if image.mode == "P" else None
-            array = np.asarray(image.convert("RGB") if image.mode in ("RGB", "RGBA", "P") else image)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise PhotoError(f"{path}: cannot read mask ({exc})") from None
-    try:
-        if array.ndim == 2:
-            return labels.validate_ids(array)
-        if np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 1], array[..., 2]):
-            return labels.validate_ids(array[..., 0])
-        try:
-            return labels.decolorize(array).astype(np.uint8)
-        except labels.LabelError:
-            if indices is None:
-                raise
-            return labels.validate_ids(indices)
+        return read_id_mask(path)[0]
     except labels.LabelError as exc:
         raise PhotoError(f"{path}: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise PhotoError(f"{path}: cannot read mask ({exc})") from None
