@@ -135,29 +135,46 @@ def perceptual_for(settings, ctx: JobContext) -> tuple[torch.nn.Module | None, s
 
 
 def make_inversion(gen: Generator, defaults: dict, crop: np.ndarray, ids: np.ndarray, settings,
-                   start=None, geometry_only: bool = False, ctx: JobContext | None = None):
+                   start=None, geometry_only: bool = False, ctx: JobContext | None = None,
+                   fitted_ids: np.ndarray | None = None):
     """An `Inversion` of a portrait (already in the model's framing) or, with `geometry_only`, the
-    edit pass from `start` (PortraitCodes) towards an edited mask. Returns (inversion, note)."""
+    edit pass from `start` (PortraitCodes) towards an edited mask; `fitted_ids`, the mask `start` was
+    fitted to, defines the edited region (else: where start's render differs from the edit).
+    Returns (inversion, note)."""
     optimize = optional("models.invert.optimize", "inversion")
     targets = optional("models.invert.targets", "inversion")
     setup = optimize.RenderSetup.from_defaults(defaults)
     if geometry_only:
         edit = optional("models.invert.edit", "mask editing")
-        return edit.edit_inversion(gen, start, ids, settings, setup=setup), None
+        return edit.edit_inversion(gen, start, ids, settings, fitted_ids, setup=setup), None
     perceptual, note = perceptual_for(settings, ctx) if ctx is not None else (None, None)
     target = targets.make_target(crop, ids, settings.size, crop="none", background_mask=True)
     return optimize.Inversion(gen, target, settings, start=start, perceptual=perceptual, setup=setup), note
 
 
-def inversion_job(inversion, ctx: JobContext):
-    """Run an inversion, handing every record to the UI; returns the best PortraitCodes (kept on cancel)."""
+@dataclass
+class InversionOutcome:
+    """The best codes of an inversion and, for an edit pass with a known edited region, its report
+    (IoU to the edited mask inside and outside the region, before and after)."""
+
+    best: object
+    edit_report: object | None = None
+
+
+def inversion_job(inversion, ctx: JobContext, start=None, fitted_ids: np.ndarray | None = None,
+                  edited_ids: np.ndarray | None = None) -> InversionOutcome:
+    """Run an inversion, handing every record to the UI; the best codes are kept on cancel. For an
+    edit pass (`start`, `fitted_ids` and `edited_ids` given) also measure the edited region."""
     total = inversion.settings.iterations
     for record in inversion:
         if ctx.cancelled:
             inversion.cancel()
         ctx.partial(record)
         ctx.progress(record.iteration, total, "", check=False)     # a cancel ends the loop, keeping the best
-    return inversion.best
+    report = None
+    if start is not None and fitted_ids is not None and edited_ids is not None:
+        report = optional("models.invert.edit", "mask editing").report_for(inversion, start, fitted_ids, edited_ids)
+    return InversionOutcome(inversion.best, report)
 
 
 # -- training --------------------------------------------------------------------------------

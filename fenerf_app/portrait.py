@@ -107,6 +107,7 @@ class Portrait:
     psi: float = 1.0                                # truncation towards the average code
     settings: dict = field(default_factory=dict)    # inversion preset, view, notes
     inversion: object | None = None                 # last inversion result (for the geometry re-inversion)
+    fitted_mask: np.ndarray | None = None           # the mask that result was fitted to (an edit's reference; not saved)
     auto_mask: np.ndarray | None = None             # the photo's automatic mask (not saved)
     version: int = 0                                # bumped when codes or settings change
 

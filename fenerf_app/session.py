@@ -263,17 +263,18 @@ class StudioSession(CodeOperations, Outputs, QObject):
             raise UserError(f"{portrait.name}: invert it first; the geometry re-inversion starts from its codes")
         ids = portrait.document.mask.copy()
         crop = portrait.crop
+        fitted = portrait.fitted_mask if geometry_only else None
         name = "Re-inverting the geometry" if geometry_only else "Inverting"
 
         def job(ctx):
             inversion, note = jobs.make_inversion(model.generator, model.render_defaults, crop, ids, settings,
-                                                  start, geometry_only, ctx)
+                                                  start, geometry_only, ctx, fitted)
             if note:
                 ctx.partial(note)
-            return jobs.inversion_job(inversion, ctx)
+            return jobs.inversion_job(inversion, ctx, start, fitted, ids if geometry_only else None)
 
         task = self.run_job("invert", f"{name} {portrait.name}", job,
-                            lambda best: self._inverted(portrait, best, geometry_only), f"{name} failed")
+                            lambda outcome: self._inverted(portrait, outcome, ids, geometry_only), f"{name} failed")
         task.partial.connect(lambda value: self._inversion_partial(portrait, value))
         portrait.settings["inversion"] = {"preset": settings.to_dict(), "geometry_only": geometry_only}
         return task
@@ -294,14 +295,17 @@ class StudioSession(CodeOperations, Outputs, QObject):
         else:
             self.inversionRecord.emit(portrait, value)
 
-    def _inverted(self, portrait: Portrait, best, geometry_only: bool) -> None:
+    def _inverted(self, portrait: Portrait, outcome: jobs.InversionOutcome, ids, geometry_only: bool) -> None:
+        best = outcome.best
         portrait.inversion = best
+        portrait.fitted_mask = ids
         portrait.psi = 1.0
         portrait.set_codes(best.effective, reset_point=True)
         info = best.info
         what = "geometry re-inverted" if geometry_only else "inverted"
         score = f" (mIoU {info['miou']:.3f} at iteration {info.get('iteration')})" if "miou" in info else ""
-        self.notice.emit(f"{portrait.name} {what}{score}")
+        report = "" if outcome.edit_report is None else "; " + "; ".join(outcome.edit_report.lines())
+        self.notice.emit(f"{portrait.name} {what}{score}{report}")
         self.codesChanged.emit(portrait)
 
     # -- session folder ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The distillation loop: supervise the field at 3D points and, every few steps, its volume renders.
 
-Per step: B heads from random (z_geo, z_app); points near their surfaces and in the box; losses on
+Per step: B heads from random (z_geo, z_app); points near their surfaces, in the box and (taught empty) in
+the whole cube a render reaches; losses on
 raw density, label logits and colour against `field_targets`; every `image_every` steps a small
 differentiable render (official training forward, training pose distribution) is compared with the
 sphere-traced procedural image and mask. Adam, cosine decay, gradient clipping, EMA weights.
@@ -19,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from models.bake.volume import DEFAULT_EXTENT
 from models.data.head_field import sample_training_points
 from models.data.head_params import HeadParams
 from models.data.head_render import render_heads
@@ -53,6 +55,7 @@ class DistillSettings:
     lr: float = 3e-4
     mapping_lr_scale: float = 0.25
     detail_weight: float = 8.0        # label/colour loss weight of small parts (eyes, brows, nose, lips, ...)
+    outer_fraction: float = 0.1       # share of points uniform in the whole cube a render reaches (taught: empty)
     ema_decay: float = 0.999
     seed: int = 0
     checkpoint_every: int = 250
@@ -123,7 +126,9 @@ class Distiller:
 
     def _point_losses(self, params: HeadParams, z_geo, z_app) -> dict[str, torch.Tensor]:
         s = self.settings
-        points = sample_training_points(params, s.points, self.rng)
+        n_outer = int(round(s.points * s.outer_fraction))
+        outer = (torch.rand((s.batch, n_outer, 3), generator=self.rng) * 2 - 1) * DEFAULT_EXTENT
+        points = torch.cat([sample_training_points(params, s.points - n_outer, self.rng), outer], 1)
         targets = field_targets(points, params)
         yaw, pitch = sample_poses(s.batch, "gaussian", **_pose_args())
         dirs = normalize(points - camera_origin(yaw, pitch)[:, None])

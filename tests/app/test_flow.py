@@ -58,8 +58,9 @@ def drag(qtbot, widget, start: QPoint, steps: int, dx: int, dy: int, pause_ms: i
 
 def test_the_whole_flow(qtbot, window, portrait_folder, tmp_path):
     session, canvas = window.session, window.paint_panel.canvas
-    errors = []
+    errors, notices = [], []
     session.errorRaised.connect(lambda title, message: errors.append((title, message)))
+    session.notice.connect(notices.append)
 
     # photo -> aligned crop and automatic mask
     session.open_photo(portrait_folder / "img.jpg")
@@ -99,8 +100,11 @@ def test_the_whole_flow(qtbot, window, portrait_folder, tmp_path):
     # paint an edit (bigger hair on top) and re-invert the geometry
     qtbot.mouseClick(window.palette_widget.button(ID["hair"]), Qt.MouseButton.LeftButton)
     paint(qtbot, canvas, [(120, 60), (256, 40), (390, 60)])
+    edited = portrait.document.mask.copy()
     qtbot.mouseClick(panel.reinvert_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, session, "invert", 120_000)
+    assert np.array_equal(portrait.fitted_mask, edited)
+    assert any("edited region" in n and "outside the region" in n for n in notices)   # measured against the edit
     moved = portrait.inversion.info["iteration"] > 0           # the best state is not the start
     assert torch.equal(portrait.codes.geo_freq, inverted.geo_freq) != moved
     assert torch.allclose(portrait.codes.app_freq, inverted.app_freq)   # appearance frozen
