@@ -5,19 +5,25 @@ same coarse depths, the same importance pass, the same integration, fill rule an
 only every field value is a trilinear read of the bake instead of a network evaluation. Work is
 skipped only where the bake shows it cannot matter:
 * empty-space skipping, per frame: the occupied bricks (4^3 cells holding positive density) are
-  projected to the image; only pixels inside their footprints are traced, and rays whose coarse
-  samples all read zero density stop there (both exact: such rays render as empty);
+  projected to the image; only pixels inside their footprints and rays that cross the stored box
+  are traced, and rays whose coarse samples all read zero density stop there (all exact: such
+  rays render as empty);
 * rays left transparent by the coarse pass skip the importance pass, as in the direct renderer;
-* early ray termination: label and colour reads only for samples with weight > 1e-4 on rays with
-  opacity >= 0.9 (samples behind an opaque surface have transmittance, hence weight, below that).
-  Samples of a ray inside one depth bin of two voxels share a single read at their weight-averaged
-  depth; the trilinear field is smooth at that scale, so the sum changes only to second order.
+* label and colour reads only on rays with opacity >= 0.9 and from samples with weight > 1e-4,
+  as in the direct renderer.
+One approximation: the labels and colour of a ray are not composited sample by sample but read
+HEAD_READS times, at the weighted mean depth of each of HEAD_READS runs of samples holding equal
+shares of the ray's weight, each read weighted by its run's weight. Measured on 128^3 bakes of the
+demo model (seeds 0, 1; psi 0.7) at 128^2 against the exact per-sample composite: RGB PSNR
+>= 40 dB and >= 99.7% equal mask pixels with two reads (the default); one read costs about 3 dB
+more. Depth, opacity and which pixels are filled are exact.
 
 Reads use torch's vectorised 2D sampler on an atlas of x-slices: one bilinear read of a two-channel
 atlas (each slice and its successor) plus a lerp gives the density; the 21 label and colour
-channels take two bilinear reads. The density grid carries a border of empty vertices, so points
-outside it clamp onto zeros. Fine depths slot in among the evenly spaced coarse ones by arithmetic
-instead of a sort.
+channels take two bilinear reads. The density grid carries a border of empty vertices and depths
+are clamped to each ray's span inside it, so reads outside the box return zero. Importance
+samples come from the stratified midpoints by counting instead of a search, and slot in among the
+evenly spaced coarse ones by arithmetic instead of a sort.
 """
 from __future__ import annotations
 
@@ -29,13 +35,15 @@ import torch.nn.functional as F
 from models.bake.lattice import CHANNELS
 from models.bake.volume import BakedVolume
 from models.render.camera import camera_origin, look_at_rotation, pixel_directions
-from models.render.integrate import FAR_DELTA, OPACITY_THRESHOLD, fill_background, label_mask
+from models.render.integrate import FAR_DELTA, FILL_VALUES, OPACITY_THRESHOLD
 from models.render.options import RenderOptions, RenderResult
 from models.render.renderer import EMPTY_RAY_OPACITY, HEAD_WEIGHT_EPS
-from models.render.sampling import fine_depths, stratified_uniforms
+from models.render.sampling import COARSE_WEIGHT_EPS
 
 BRICK = 4           # cells per side of an empty-space-skipping brick
-HEAD_BIN = 2.0      # depth bin of the label/colour reads, in voxels (measured cost: < 0.1 dB)
+HEAD_READS = 2      # label/colour reads per opaque ray (see the module docstring for the cost)
+PDF_EPS = 1e-5      # `sample_pdf`'s weight floor and denominator guard
+LABEL_CHANNELS = 19  # background + 18 labels: the channels the mask is the argmax of
 
 
 class MarchGrid:
@@ -44,6 +52,7 @@ class MarchGrid:
 
     def __init__(self, volume: BakedVolume, brick: int = BRICK):
         self.volume, self.brick = volume, brick
+        self._pixels: dict[tuple[int, float], torch.Tensor] = {}
         positive = volume.density > 0
         self.empty = volume.empty or not bool(positive.any())
         if self.empty:
@@ -68,6 +77,13 @@ class MarchGrid:
         world = (torch.minimum((bricks[:, None] + corners) * brick, cell_hi)).float() * volume.spacing
         self.brick_corners = volume.origin + world                                  # (B, 8, 3)
 
+    def pixels(self, res: int, fov: float) -> torch.Tensor:
+        """Camera-space pixel directions (res * res, 3), cached per (res, fov)."""
+        key = (res, float(fov))
+        if key not in self._pixels:
+            self._pixels[key] = pixel_directions(res, fov)
+        return self._pixels[key]
+
     def footprint(self, origin: torch.Tensor, rotation: torch.Tensor, res: int, fov: float) -> torch.Tensor:
         """Pixels (res * res,) bool whose rays can meet an occupied brick: the union of the bricks'
         projected bounding rectangles, one pixel wider on every side."""
@@ -91,18 +107,25 @@ class MarchGrid:
         """Fractional coordinates of world points (..., 3) in the padded density grid."""
         return (points - self.origin) / self.spacing
 
+    def span(self, c0: torch.Tensor, dc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Depths (n,) where rays c0 + dc * t (padded-grid coordinates) enter and leave the padded
+        grid; enter > leave for rays that miss it."""
+        near = (0 - c0) / dc
+        far = (self.density_max - c0) / dc
+        return torch.minimum(near, far).amax(-1), torch.maximum(near, far).amin(-1)
+
     def density_along(self, c0: torch.Tensor, dc: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
         """Raw density (n, K) at depths (n, K) along rays c0 + dc * t (padded-grid coordinates, dc
-        (n, 3)); zero outside the volume."""
+        (n, 3)); the points must lie in the padded grid (up to rounding: see `span`)."""
         px, py, pz = self.padded
         row, col = 2 / (px * py - 1), 2 / (pz - 1)
-        grid = torch.empty(*depths.shape, 2)
-        gx, gy = grid[..., 0], grid[..., 1]
-        torch.addcmul(c0[2] * col - 1, dc[:, 2:3] * col, depths, out=gx).clamp_(-1, 1)
-        torch.addcmul(c0[1] * row, dc[:, 1:2] * row, depths, out=gy).clamp_(0, (py - 1) * row)
-        cx = torch.addcmul(c0[0], dc[:, 0:1], depths).clamp_(0, px - 1)
-        x0 = cx.floor().clamp_(max=px - 2)
-        gy.add_(x0, alpha=py * row).sub_(1)
+        scale = torch.tensor([col, row])
+        base = torch.stack([c0[2], c0[1]]) * scale - 1                              # (2,)
+        step = dc[:, [2, 1]] * scale                                                # (n, 2)
+        grid = torch.addcmul(base, step.unsqueeze(1), depths.unsqueeze(-1))         # (n, K, 2)
+        cx = torch.addcmul(c0[0], dc[:, 0:1], depths)
+        x0 = cx.floor()
+        grid[..., 1].add_(x0, alpha=py * row)
         pair = F.grid_sample(self.density_atlas, grid.view(1, 1, -1, 2), align_corners=True,
                              padding_mode="border")[0, :, 0]
         return torch.lerp(pair[0], pair[1], cx.sub_(x0).view(-1)).view(depths.shape)
@@ -125,11 +148,8 @@ class MarchGrid:
         return torch.lerp(out[:, :n], out[:, n:], (c[:, 0] - x0).unsqueeze(0)).T
 
 
-def _weights(sigma: torch.Tensor, depths: torch.Tensor, clamp_mode: str) -> torch.Tensor:
-    """`alpha_weights` without noise, with fewer temporaries: w_k = alpha_k prod_{j<k}(1 - alpha_j + 1e-10)."""
-    deltas = torch.empty_like(depths)
-    torch.sub(depths[:, 1:], depths[:, :-1], out=deltas[:, :-1])
-    deltas[:, -1] = FAR_DELTA
+def _weights(sigma: torch.Tensor, deltas: torch.Tensor, clamp_mode: str) -> torch.Tensor:
+    """`alpha_weights` without noise for given depth steps: w_k = alpha_k prod_{j<k}(1 - alpha_j + 1e-10)."""
     density = F.softplus(sigma) if clamp_mode == "softplus" else sigma.clamp(min=0)
     keep = density.mul_(deltas).neg_().exp_()                  # 1 - alpha
     transmit = torch.ones_like(keep)
@@ -137,79 +157,103 @@ def _weights(sigma: torch.Tensor, depths: torch.Tensor, clamp_mode: str) -> torc
     return transmit.mul_(1 - keep)
 
 
-def _merge(values: torch.Tensor, fine_values: torch.Tensor, fine_pos: torch.Tensor, coarse_slot: torch.Tensor
-           ) -> torch.Tensor:
-    """Interleave per-sample values (n, S) of the coarse and fine samples in depth order (n, 2S)."""
-    out = torch.empty(coarse_slot.shape).scatter_(1, fine_pos, fine_values)
-    return out.masked_scatter_(coarse_slot, values.contiguous())
+def _fine_samples(w: torch.Tensor, t_start: float, t_step: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """`fine_depths` with the stratified midpoints u_k = (k + 0.5) / S for coarse weights (n, S) at
+    evenly spaced depths. Returns the fine depths (n, S) and their bins (n, S): the number of
+    coarse depths at or before each."""
+    n, s = w.shape
+    cdf = torch.zeros(n, s - 1)
+    torch.cumsum((w[:, 1:-1] + COARSE_WEIGHT_EPS).add_(PDF_EPS), -1, out=cdf[:, 1:])
+    cdf[:, 1:].div_(cdf[:, -1:].clone())
+    # idx_k = #{j: cdf_j <= u_k} (searchsorted, right=True), counted: cdf_j <= u_k iff k >= ceil(cdf_j S - 0.5)
+    first = cdf.mul(s).sub_(0.5).ceil_().clamp_(0, s).long()
+    idx = torch.zeros(n, s + 1).scatter_add_(1, first, torch.ones(1, 1).expand(n, s - 1))
+    idx = idx.cumsum_(1)[:, :s]
+    below = idx.sub(1).long()
+    above = idx.clamp_(max=s - 2).long()
+    cdf_lo, cdf_hi = torch.gather(cdf, 1, below), torch.gather(cdf, 1, above)
+    denom = cdf_hi.sub_(cdf_lo)
+    denom = torch.where(denom < PDF_EPS, 1.0, denom)
+    u = (torch.arange(s) + 0.5) / s
+    frac = (u - cdf_lo).div_(denom).mul_(above != below)                      # within the bin (0..1)
+    slot = below + (frac >= 0.5) + 1
+    fine_t = torch.add(below, frac).add_(0.5).mul_(t_step).add_(t_start)     # bins run between coarse midpoints
+    return fine_t, slot
 
 
-def _fine_slots(fine_t: torch.Tensor, t_start: float, t_step: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where the fine depths (n, S) go in each ray's sorted union with the evenly spaced coarse
-    depths (S,): their slots (n, S) and the mask of the slots left to the coarse samples."""
-    n, s = fine_t.shape
-    before = torch.floor_divide(fine_t - t_start, t_step).add_(1).clamp_(0, s).long()
-    fine_pos = before + torch.arange(s)
-    coarse_slot = torch.ones(n, 2 * s, dtype=torch.bool).scatter_(1, fine_pos, False)
-    return fine_pos, coarse_slot
+def _merge_order(slot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the fine samples (slots (n, S) from `_fine_samples`) and the coarse samples go in each
+    ray's depth-sorted union (n, 2S): (fine positions, coarse positions), each (n, S)."""
+    n, s = slot.shape
+    k = torch.arange(s)
+    fine_pos = slot + k
+    ahead = torch.zeros(n, s + 1).scatter_add_(1, slot, torch.ones(1, 1).expand(n, s)).cumsum_(1)
+    coarse_pos = ahead[:, :s].long() + k            # fine samples with slot <= i precede coarse sample i
+    return fine_pos, coarse_pos
 
 
 def _composite_heads(grid: MarchGrid, c0: torch.Tensor, dc: torch.Tensor, t: torch.Tensor, w: torch.Tensor,
-                     t_start: float) -> torch.Tensor:
-    """sum_k w_k heads(p_k) (n, 21) over depth-sorted samples (n, K), one read per run of a ray's
-    samples in the same depth bin (HEAD_BIN voxels), at the run's weight-averaged depth."""
-    n, k = t.shape
-    bins = ((t - t_start) / (grid.spacing * HEAD_BIN)).floor_()
-    starts = torch.ones(n, k, dtype=torch.bool)
-    starts[:, 1:] = bins[:, 1:] != bins[:, :-1]
-    starts = starts.view(-1)
-    group = torch.cumsum(starts, 0) - 1
-    count = int(group[-1]) + 1
-    sum_w = w.new_zeros(count).index_add_(0, group, w.reshape(-1))
-    sum_wt = w.new_zeros(count).index_add_(0, group, (w * t).view(-1))
-    live = torch.nonzero(sum_w).squeeze(-1)
-    channels = w.new_zeros(n, CHANNELS)
-    if live.numel():
-        ray = torch.nonzero(starts).squeeze(-1)[live] // k
-        weight = sum_w[live]
-        coords = c0 + dc[ray] * (sum_wt[live] / weight).unsqueeze(-1)
-        channels.index_add_(0, ray, grid.read_heads(coords) * weight.unsqueeze(-1))
-    return channels
+                     reads: int) -> torch.Tensor:
+    """~ sum_k w_k heads(p_k) (n, 21) over depth-sorted samples (n, K): the samples are split into
+    `reads` runs of equal weight; each run is read once, at its weighted mean depth."""
+    n = t.shape[0]
+    total = w.sum(-1, keepdim=True)
+    if reads == 1:
+        share, depth = total, (w * t).sum(-1, keepdim=True)
+    else:
+        run = (torch.cumsum(w, -1).sub_(w, alpha=0.5).div_(total).mul_(reads)).long().clamp_(max=reads - 1)
+        share = torch.zeros(n, reads).scatter_add_(1, run, w)
+        depth = torch.zeros(n, reads).scatter_add_(1, run, w * t)
+    depth = depth.div_(share.clamp(min=1e-12))
+    coords = torch.addcmul(c0, dc.unsqueeze(1), depth.unsqueeze(-1)).view(-1, 3)
+    heads = grid.read_heads(coords).view(n, reads, CHANNELS)
+    return torch.einsum("nr,nrc->nc", share, heads)
 
 
 def _trace(grid: MarchGrid, origin: torch.Tensor, dirs: torch.Tensor, opts: RenderOptions
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Trace rays (n, 3). Returns the indices of the rays that met positive density (the others
-    render empty) and their channels (m, 21), depth (m,) and opacity (m,)."""
+    render empty), their depth (m,) and opacity (m,), and the indices (into the m) of the opaque
+    rays and their channels (o, 21)."""
     s = opts.num_steps
-    coarse_t = torch.linspace(opts.ray_start, opts.ray_end, s)
+    t_step = (opts.ray_end - opts.ray_start) / (s - 1)
     c0 = grid.coords(origin)
-    sigma = grid.density_along(c0, dirs / grid.spacing, coarse_t.expand(dirs.shape[0], s))
-    touched = torch.nonzero((sigma > 0).any(-1)).squeeze(-1)
-    sigma, dc = sigma[touched], dirs[touched] / grid.spacing
+    dc = dirs / grid.spacing
+    enter, leave = grid.span(c0, dc)
+    crossing = torch.nonzero((enter <= leave) & (leave >= opts.ray_start) & (enter <= opts.ray_end)).squeeze(-1)
+    dc, enter, leave = dc[crossing], enter[crossing, None], leave[crossing, None]
+    coarse_t = torch.linspace(opts.ray_start, opts.ray_end, s)
+    sigma = grid.density_along(c0, dc, torch.clamp(coarse_t, enter, leave))
+    touched = torch.nonzero(sigma.amax(-1) > 0).squeeze(-1)
+    sigma, dc, enter, leave = sigma[touched], dc[touched], enter[touched], leave[touched]
+    touched = crossing[touched]
     n = touched.numel()
-    if n == 0:
-        return touched, sigma.new_zeros(0, CHANNELS), sigma.new_zeros(0), sigma.new_zeros(0)
-    t = coarse_t.expand(n, s)
-    if opts.hierarchical:
-        w = _weights(sigma, t, opts.clamp_mode)
-        fine_t = fine_depths(t, w, stratified_uniforms(n, s))
-        fine_pos, coarse_slot = _fine_slots(fine_t, opts.ray_start, (opts.ray_end - opts.ray_start) / (s - 1))
-        fine_sigma = sigma.new_zeros(n, s)
-        active = torch.nonzero(w.sum(-1) >= EMPTY_RAY_OPACITY).squeeze(-1)
-        if active.numel():
-            fine_sigma[active] = grid.density_along(c0, dc[active], fine_t[active])
-        t = _merge(t, fine_t, fine_pos, coarse_slot)
-        sigma = _merge(sigma, fine_sigma, fine_pos, coarse_slot)
-    w = _weights(sigma, t, opts.clamp_mode)
+    deltas = torch.full((s,), t_step)
+    deltas[-1] = FAR_DELTA
+    if n and opts.hierarchical:
+        w = _weights(sigma, deltas, opts.clamp_mode)
+        fine_t, slot = _fine_samples(w, opts.ray_start, t_step)
+        fine_sigma = grid.density_along(c0, dc, torch.clamp(fine_t, enter, leave))
+        fine_sigma.mul_((w.sum(-1, keepdim=True) >= EMPTY_RAY_OPACITY))
+        fine_pos, coarse_pos = _merge_order(slot)
+        t, merged = torch.empty(n, 2 * s), torch.empty(n, 2 * s)
+        t.scatter_(1, fine_pos, fine_t).scatter_(1, coarse_pos, coarse_t.expand(n, s))
+        merged.scatter_(1, fine_pos, fine_sigma).scatter_(1, coarse_pos, sigma)
+        sigma = merged
+        deltas = torch.empty(n, 2 * s)
+        torch.sub(t[:, 1:], t[:, :-1], out=deltas[:, :-1])
+        deltas[:, -1] = FAR_DELTA
+    else:
+        t = coarse_t.expand(n, s)
+    w = _weights(sigma, deltas, opts.clamp_mode)
     opacity = w.sum(-1)
-    channels = w.new_zeros(n, CHANNELS)
     opaque = torch.nonzero(opacity >= OPACITY_THRESHOLD).squeeze(-1)
+    channels = w.new_zeros(0, CHANNELS)
     if opaque.numel():
         w_heads = w[opaque]
         w_heads = torch.where(w_heads > HEAD_WEIGHT_EPS, w_heads, 0.0)
-        channels[opaque] = _composite_heads(grid, c0, dc[opaque], t[opaque], w_heads, opts.ray_start)
-    return touched, channels, (w * t).sum(-1), opacity
+        channels = _composite_heads(grid, c0, dc[opaque], t[opaque], w_heads, HEAD_READS)
+    return touched, (w * t).sum(-1), opacity, opaque, channels
 
 
 @torch.no_grad()
@@ -220,19 +264,28 @@ def march(grid: MarchGrid, yaw: float = math.pi / 2, pitch: float = math.pi / 2,
     Uses img_size, fov, ray_start, ray_end, num_steps, hierarchical, clamp_mode and fill_color of
     `opts`; the view is always locked (the bake is) and sampling always deterministic. Returns a
     `RenderResult` (image (1, 22, R, R) in [-1, 1], depth, opacity, mask) like `render`."""
+    if opts.fill_color not in FILL_VALUES:
+        raise ValueError(f"unknown fill colour {opts.fill_color!r}; choose from {sorted(FILL_VALUES)}")
     res = opts.img_size
     rays = res * res
     origin = camera_origin(torch.tensor([float(yaw)]), torch.tensor([float(pitch)]))
     rotation = look_at_rotation(origin)[0]
     origin = origin[0]
-    channels = torch.zeros(rays, CHANNELS)
+    image = torch.full((CHANNELS + 1, rays), FILL_VALUES[opts.fill_color] * 2 - 1)
+    image[0] = 1.0
     depth, opacity = torch.zeros(rays), torch.zeros(rays)
+    mask = torch.zeros(rays, dtype=torch.uint8)
     if not grid.empty:
         hit = torch.nonzero(grid.footprint(origin, rotation, res, opts.fov)).squeeze(-1)
         if hit.numel():
-            dirs = pixel_directions(res, opts.fov)[hit] @ rotation.T
-            touched, c, d, a = _trace(grid, origin, dirs, opts)
+            dirs = grid.pixels(res, opts.fov)[hit] @ rotation.T
+            touched, d, a, opaque, channels = _trace(grid, origin, dirs, opts)
             rows = hit[touched]
-            channels[rows], depth[rows], opacity[rows] = c, d, a
-    image = (fill_background(channels, opacity, opts.fill_color) * 2 - 1).T.reshape(1, -1, res, res)
-    return RenderResult(image, depth.reshape(1, res, res), opacity.reshape(1, res, res), label_mask(image))
+            depth[rows], opacity[rows] = d, a
+            if opaque.numel():
+                shown = torch.cat([channels.new_full((opaque.numel(), 1), -1.0), channels.mul(2).sub_(1)], -1)
+                rows = rows[opaque]
+                image[:, rows] = shown.T
+                mask[rows] = torch.argmax(shown[:, :LABEL_CHANNELS], -1).to(torch.uint8)
+    return RenderResult(image.view(1, -1, res, res), depth.view(1, res, res), opacity.view(1, res, res),
+                        mask.view(1, res, res))

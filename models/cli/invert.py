@@ -31,9 +31,12 @@ def register(sub) -> None:
     p.add_argument("--lambda-percept", type=float)
     p.add_argument("--lambda-norm", type=float)
     p.add_argument("--lpips", choices=("vgg", "alex"), help="LPIPS backbone (default: the preset's)")
-    p.add_argument("--crop", choices=("celeba", "none"), default="celeba",
-                   help="celeba: the official 320/256 centre crop of a CelebA-aligned portrait; none: the "
-                        "input is already in the model's framing")
+    p.add_argument("--crop", choices=("auto", "align", "celeba", "none"), default="auto",
+                   help="align: detect the face and crop photo and masks to the model's framing (as the app "
+                        "does); celeba: the official 320/256 centre crop of a CelebA-aligned portrait; none: "
+                        "the input is already in the model's framing; auto (default): celeba for official "
+                        "checkpoints (the official pipeline), align for models that store their framing")
+    p.add_argument("--face", type=int, default=0, help="with --crop align: which face, 0 = largest")
     p.add_argument("--no-background-mask", action="store_true", help="keep the image background")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--view-size", type=int, default=128, help="side of the reconstruction renders and video")
@@ -91,11 +94,15 @@ def run(args: argparse.Namespace) -> int:
     setup = RenderSetup.from_defaults(model.render_defaults)
     merge_sides = model.kind == "official"
     perceptual, settings = _perceptual(settings, args.device)
+    if args.crop == "auto":
+        args.crop = "celeba" if model.framing is None else "align"
     try:
         if args.edit_from:
             inversion, start, masks = _edit_run(args, gen, settings, setup, merge_sides)
+            framing_info = {}
         else:
-            inversion, start, masks = _reconstruction_run(args, gen, settings, setup, merge_sides, perceptual)
+            inversion, framing_info = _reconstruction_run(args, model, settings, setup, merge_sides, perceptual)
+            start = masks = None
     except TargetError as exc:
         raise CommandError(str(exc)) from None
     print(f"{args.name}: {model.name} ({model.kind}), {'edit' if args.edit_from else 'reconstruction'}, "
@@ -104,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
           f"{'+'.join(n for n, m in (('geometry', settings.moves_geometry), ('appearance', settings.moves_appearance)) if m)}")
     stopped = _drive(inversion)
     best = inversion.best
-    best.info.update({"name": args.name, "model": str(model.path), "crop": args.crop, "stopped": stopped,
-                      "mask": str(args.mask.resolve()), "settings": settings.to_dict()})
+    best.info.update({"name": args.name, "model": str(model.path), "stopped": stopped,
+                      "mask": str(args.mask.resolve()), "settings": settings.to_dict(), **framing_info})
     if masks is not None:
         best.info["original_mask"] = str(masks[2])
     out.mkdir(parents=True, exist_ok=True)
@@ -129,13 +136,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reconstruction_run(args, gen, settings, setup, merge_sides, perceptual):
+def _reconstruction_run(args, model, settings, setup, merge_sides, perceptual):
     from models.invert.optimize import Inversion
     from models.invert.targets import load_target
-    target = load_target(args.image, args.mask, settings.size, args.crop, not args.no_background_mask)
+    """The reconstruction inversion and how its target was cropped (kept in the codes for an edit)."""
+    framing_info = {"crop": args.crop}
+    if args.crop == "align":
+        from models.invert.aligned import aligned_target
+        target, transform = aligned_target(args.image, args.mask, settings.size, model.framing,
+                                           not args.no_background_mask, args.face)
+        framing_info["transform"] = transform.to_dict()
+    else:
+        target = load_target(args.image, args.mask, settings.size, args.crop, not args.no_background_mask)
     for note in target.notes:
         print(f"note: {note}")
-    return Inversion(gen, target, settings, perceptual=perceptual, merge_sides=merge_sides, setup=setup), None, None
+    inversion = Inversion(model.generator, target, settings, perceptual=perceptual, merge_sides=merge_sides,
+                          setup=setup)
+    return inversion, framing_info
 
 
 def _edit_run(args, gen, settings, setup, merge_sides):
@@ -152,8 +169,16 @@ def _edit_run(args, gen, settings, setup, merge_sides):
     if original_path is None or not original_path.is_file():
         raise CommandError(f"{args.edit_from}: no original mask recorded; give --original-mask")
     crop = start.info.get("crop", args.crop)
-    edited = crop_ids(load_ids(args.mask), settings.size, crop)
-    original = crop_ids(load_ids(original_path), settings.size, crop)
+    if crop == "align":
+        if "transform" not in start.info:
+            raise CommandError(f"{args.edit_from}: no crop transform recorded; give --crop celeba or none")
+        from models.intake import AlignTransform
+        from models.invert.aligned import aligned_ids
+        transform = AlignTransform.from_dict(start.info["transform"])
+        edited, original = (aligned_ids(path, transform, settings.size) for path in (args.mask, original_path))
+    else:
+        edited = crop_ids(load_ids(args.mask), settings.size, crop)
+        original = crop_ids(load_ids(original_path), settings.size, crop)
     if (edited == original).all():
         print("note: the edited mask equals the original one; the edit pass will only refine")
     inversion = edit_inversion(gen, start, edited, settings, original, merge_sides, setup)

@@ -30,7 +30,7 @@ from models.field.codes import Codes
 from models.field.generator import Generator
 from models.invert import losses
 from models.invert.presets import InversionSettings
-from models.invert.rays import RayRenderer, grid_pixels
+from models.invert.rays import RayRenderer, grid_pixels, region_pixels, with_region_rays
 from models.invert.session_codes import PortraitCodes
 from models.invert.targets import InversionTarget, resize_ids
 from models.labels import merge_left_right
@@ -38,6 +38,8 @@ from models.render.options import RenderOptions
 from models.render.renderer import render
 
 MIN_LPIPS_SIDE = 32        # the VGG/AlexNet stacks need at least this many pixels per side
+FOCUS_MARGIN = 0.03        # an edit's region grows by this fraction of the side before its rays are drawn
+FOCUS_RAYS = 0.5           # extra rays from that region per iteration, as a fraction of the grid's
 
 
 @dataclass
@@ -117,7 +119,7 @@ class Inversion:
         self._eval_ids = target.ids_at(settings.eval_size)
         if merge_sides:
             self._eval_ids = merge_left_right(self._eval_ids)
-        self._focus = None
+        self._focus = self._focus_pixels = None
         if focus is not None:
             self.set_focus(focus)
         self._eval_rgb = torch.from_numpy(target.image_at(settings.eval_size)).float() / 127.5 - 1
@@ -132,8 +134,13 @@ class Inversion:
         return self.state.history
 
     def set_focus(self, focus: np.ndarray) -> None:
-        """Score the best state by the mIoU inside and outside this boolean region (any size)."""
-        self._focus = resize_ids(np.asarray(focus, np.uint8), self.settings.eval_size) > 0
+        """Score the best state by the mIoU inside and outside this boolean region (any size); without
+        image terms, also spend extra rays in and around it every iteration."""
+        region = np.asarray(focus, np.uint8)
+        self._focus = resize_ids(region, self.settings.eval_size) > 0
+        at_target = torch.from_numpy(resize_ids(region, self.settings.size) > 0)
+        margin = max(1, round(FOCUS_MARGIN * self.settings.size))
+        self._focus_pixels = region_pixels(at_target, margin) if at_target.any() else None
 
     def cancel(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe); the best is kept."""
@@ -185,6 +192,8 @@ class Inversion:
                 return
             side = s.grid_side(i)
             pixels = grid_pixels(s.size, side, rng).to(device)
+            if self._focus_pixels is not None and not s.image_terms:
+                pixels = with_region_rays(pixels, self._focus_pixels, round(FOCUS_RAYS * side * side), rng)
             anneal = s.code_noise * (s.iterations - i) / s.iterations
             noisy = Codes(*(b + anneal * torch.randn(b.shape, generator=rng).to(device) + o
                             for b, o in zip(base.tensors(), offsets)))

@@ -5,7 +5,9 @@ no fine pass, relu clamp, no density noise, no fill, real view directions, optio
 depth jitter) but renders only the rays it is given. Since the official losses are means over
 pixels, a random pixel subset gives an unbiased estimate of them; `grid_pixels` draws a jittered
 regular grid (every pixel equally likely; the subset is itself a downscaled image, so LPIPS
-applies to it). With a full grid (stride 1) the result is the official full-image iteration.
+applies to it). With a full grid (stride 1) the result is the official full-image iteration. An
+edit pass adds rays drawn from the edited region (`with_region_rays`): the estimate then weighs
+that region more, which is the point of an edit.
 
 `skip_empty` first finds, without gradients, the samples that can carry gradient (raw density
 > 0 and transmittance above `TRANSMITTANCE_EPS`); only those go through the differentiable pass.
@@ -36,6 +38,19 @@ def grid_pixels(size: int, side: int, rng: torch.Generator) -> torch.Tensor:
     rows = oy + stride * torch.arange(side)
     cols = ox + stride * torch.arange(side)
     return (rows[:, None] * size + cols[None, :]).reshape(-1)
+
+
+def region_pixels(region: torch.Tensor, margin: int) -> torch.Tensor:
+    """Flat indices of the pixels of a boolean (size, size) region grown by `margin` pixels."""
+    grown = torch.nn.functional.max_pool2d(region.float()[None, None], 2 * margin + 1, stride=1, padding=margin)
+    return torch.nonzero(grown.reshape(-1) > 0).squeeze(-1)
+
+
+def with_region_rays(pixels: torch.Tensor, region: torch.Tensor, count: int, rng: torch.Generator) -> torch.Tensor:
+    """`pixels` plus `count` distinct random pixels of `region` (flat indices; all of it if smaller)."""
+    if region.numel() > count:
+        region = region[torch.randperm(region.numel(), generator=rng)[:count]]
+    return torch.cat([pixels, region.to(pixels.device)])
 
 
 class RayRenderer:

@@ -98,6 +98,7 @@ def test_cli_walkthrough_and_edit(demo_model, tmp_path, capsys):
     raw = torch.load(official, map_location="cpu", weights_only=True)       # the official tools' way
     assert len(raw) == 8 and raw["w_geo_frequencies"].shape == (1, demo_model.generator.cfg.geo_code_dim)
     ours = load_codes(out / "portrait.fcodes")
+    assert ours.info["crop"] == "align" and "transform" in ours.info     # the demo model stores its framing
     assert torch.equal(ours.effective.geo_phase, raw["w_geo_phase_shifts"] + raw["w_geo_phase_shift_offsets"])
     rows = (out / "progress.csv").read_text().splitlines()
     assert rows[0].startswith("iteration,") and len(rows) == 1 + 5

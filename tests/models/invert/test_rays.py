@@ -62,3 +62,19 @@ def test_grid_pixels_cover_every_pixel_equally():
     assert counts.min() > 0
     assert float(counts.std() / counts.mean()) < 0.35               # 16 offsets, each ~25 times
     assert torch.equal(grid_pixels(16, 16, rng), torch.arange(256))  # stride 1 = the full image
+
+
+def test_edit_rays_come_from_the_grown_region():
+    from models.invert.rays import region_pixels, with_region_rays
+    region = torch.zeros(16, 16, dtype=torch.bool)
+    region[5:7, 8:10] = True
+    grown = region_pixels(region, 1)
+    rows, cols = grown // 16, grown % 16
+    assert grown.numel() == 16 and rows.min() == 4 and rows.max() == 7 and cols.min() == 7 and cols.max() == 10
+    rng = torch.Generator().manual_seed(0)
+    grid = grid_pixels(16, 4, rng)
+    rays = with_region_rays(grid, grown, 5, rng)
+    extra = rays[grid.numel():]
+    assert torch.equal(rays[:grid.numel()], grid) and extra.numel() == 5
+    assert extra.unique().numel() == 5 and bool(torch.isin(extra, grown).all())
+    assert with_region_rays(grid, grown, 100, rng).numel() == grid.numel() + 16     # all of a small region

@@ -81,3 +81,32 @@ def test_missing_and_unreadable_files(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(TargetError, match="broken.png: cannot read mask"):
         load_ids(tmp_path / "broken.png")
+
+
+def test_aligned_target_puts_the_mask_features_where_the_framing_asks():
+    """--crop align: photo and mask are cropped by the same face alignment to a model's framing."""
+    from models.intake import Framing
+    from models.invert.aligned import aligned_ids, aligned_target
+    framing = Framing.celeba_hq()
+    size = 128
+    target, transform = aligned_target(PORTRAIT / "img.jpg", PORTRAIT / "mask.png", size, framing.to_dict())
+    ids = target.ids
+
+    def centre(*names):
+        ys, xs = np.nonzero(np.isin(ids, [labels.ID[n] for n in names]))
+        return np.array([xs.mean(), ys.mean()]) / size
+
+    # the eyes' and the mouth's label centres land on the framing's eye and mouth midpoints
+    assert np.abs(centre("l_eye", "r_eye") - framing.eye_mid).max() < 0.04
+    assert np.abs(centre("mouth", "u_lip", "l_lip") - framing.mouth_mid).max() < 0.04
+    # the edited mask drawn on the same photo goes through the same crop
+    edited = aligned_ids(PORTRAIT / "mask_edit.png", transform, size)
+    assert 0 < (edited != ids).mean() < 0.05
+
+
+def test_aligned_target_without_a_face_says_how_to_go_on(tmp_path):
+    from models.invert.aligned import aligned_target
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((256, 256, 3), 120, np.uint8)).save(blank)
+    with pytest.raises(TargetError, match="--crop celeba"):
+        aligned_target(blank, PORTRAIT / "mask.png", 64, None)
