@@ -8,7 +8,7 @@ baked vs direct frames at four views (mean and worst). Models: the official-size
 with official initialisation (random weights), the two official-format fixture models (structured
 random fields, decompressed from ../shared/fixtures) and the demo model (the realistic case).
 
-    python bench/orbit.py [--threads 2] [--resolution 128] [--demo PATH] [--write]
+    python bench/orbit.py [--threads 1 2] [--resolution 128] [--demo PATH] [--write]
 
 Targets (issue 7): >= 30 fps at 128^2, bake <= 15 s (official size) / <= 2 s (demo), PSNR >= 30 dB,
 mask agreement >= 97%. --write replaces the `## Orbit` section of bench/RESULTS.md.
@@ -16,6 +16,7 @@ mask agreement >= 97%. --write replaces the `## Orbit` section of bench/RESULTS.
 from __future__ import annotations
 
 import argparse
+import itertools
 import lzma
 import math
 import os
@@ -107,40 +108,40 @@ def measure(gen: Generator, seed: int, resolution: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to measure")
     parser.add_argument("--resolution", type=int, nargs="+", default=[128])
     parser.add_argument("--demo", default=None, help="demo model path (default: checkpoints/demo.fenerf, "
                                                      "else the distillation run's export)")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="orbit_bench_"))
     rows, verdicts = [], []
     try:
         for name, gen, seeds in models(tmp, args.demo):
-            for resolution in args.resolution:
-                for seed in seeds:
-                    r = measure(gen, seed, resolution)
-                    v = r["volume"]
-                    row = (f"| {name} | {seed} | {resolution}^3 | {v.shape[0]}x{v.shape[1]}x{v.shape[2]}, "
-                           f"{v.nbytes / 2**20:.0f} MiB | {r['bake']:.2f} s (CPU {r['bake_cpu']:.1f} s) | "
-                           f"{r['frame_med'] * 1000:.1f} ms ({1 / r['frame_med']:.0f} fps; best "
-                           f"{r['frame_min'] * 1000:.1f} ms; CPU {r['frame_cpu'] * 1000:.0f} ms) | "
-                           f"{r['direct']:.2f} s | {r['direct'] / r['frame_med']:.0f}x | "
-                           f"{statistics.mean(r['psnr']):.1f} / {min(r['psnr']):.1f} dB | "
-                           f"{100 * statistics.mean(r['mask']):.2f} / {100 * min(r['mask']):.2f}% | "
-                           f"{100 * r['opaque']:.0f}% |")
-                    print(row, flush=True)
-                    rows.append(row)
-                    limit = BAKE_TARGET_S.get(name.split(" ")[0])
-                    if limit is not None:
-                        verdicts.append(f"{name.split(' (')[0]} seed {seed}: " + ", ".join(
-                            f"{label} {'met' if ok else 'missed'}" for label, ok in (
-                                ("30 fps", r["frame_med"] <= 1 / 30), (f"bake <= {limit:g} s", r["bake"] <= limit),
-                                ("PSNR >= 30 dB", min(r["psnr"]) >= 30), ("mask >= 97%", min(r["mask"]) >= 0.97))))
+            for resolution, seed, threads in itertools.product(args.resolution, seeds, args.threads):
+                torch.set_num_threads(threads)
+                r = measure(gen, seed, resolution)
+                v = r["volume"]
+                row = (f"| {name} | {seed} | {threads} | {resolution}^3 | {v.shape[0]}x{v.shape[1]}x{v.shape[2]}, "
+                       f"{v.nbytes / 2**20:.0f} MiB | {r['bake']:.2f} s (CPU {r['bake_cpu']:.1f} s) | "
+                       f"{r['frame_med'] * 1000:.1f} ms ({1 / r['frame_med']:.0f} fps; best "
+                       f"{r['frame_min'] * 1000:.1f} ms; CPU {r['frame_cpu'] * 1000:.0f} ms) | "
+                       f"{r['direct']:.2f} s | {r['direct'] / r['frame_med']:.0f}x | "
+                       f"{statistics.mean(r['psnr']):.1f} / {min(r['psnr']):.1f} dB | "
+                       f"{100 * statistics.mean(r['mask']):.2f} / {100 * min(r['mask']):.2f}% | "
+                       f"{100 * r['opaque']:.0f}% |")
+                print(row, flush=True)
+                rows.append(row)
+                limit = BAKE_TARGET_S.get(name.split(" ")[0])
+                if limit is not None:
+                    case = f"{name.split(' (')[0]} seed {seed}, {threads} thread(s), {resolution}^3"
+                    verdicts.append(f"{case}: " + ", ".join(
+                        f"{label} {'met' if ok else 'missed'}" for label, ok in (
+                            ("30 fps", r["frame_med"] <= 1 / 30), (f"bake <= {limit:g} s", r["bake"] <= limit),
+                            ("PSNR >= 30 dB", min(r["psnr"]) >= 30), ("mask >= 97%", min(r["mask"]) >= 0.97))))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    lines = [f"Machine: {torch.get_num_threads()} threads, torch {torch.__version__}; 1-minute load average "
+    lines = [f"Machine: {os.cpu_count()} cores, torch {torch.__version__}; 1-minute load average "
              f"{os.getloadavg()[0]:.1f} at the end (the machine is shared: compare columns, not runs). "
              f"Frames {SIZE}^2, 24+24 samples, view locked, psi 0.7; frame times over a {ORBIT_FRAMES}-frame orbit; "
              "direct = `render(..., RenderOptions(img_size=128, num_steps=24, lock_view=True))`, median of "
@@ -148,9 +149,9 @@ def main() -> None:
              "Wall times and, in brackets, process CPU time (all threads; with one thread it is the time "
              "the work takes on an idle core).",
              "",
-             "| model | seed | bake | stored box | bake time | frame from bake | direct render | speed-up | "
+             "| model | seed | threads | bake | stored box | bake time | frame from bake | direct render | speed-up | "
              "PSNR | mask agreement | opaque pixels |",
-             "|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
              "Targets (wall times, worst view): " + "; ".join(verdicts) + "."]
     print("\n".join(lines))
     if args.write:

@@ -95,10 +95,12 @@ def per_class_iou(pred: np.ndarray, target: np.ndarray) -> dict[int, float]:
     return result
 
 
-def mean_iou(pred: np.ndarray, target: np.ndarray, merge_sides: bool = False) -> float:
-    """Mean IoU over the classes present in the target (absent classes are not counted as zero)."""
+def mean_iou(pred: np.ndarray, target: np.ndarray, merge_sides: bool = False, min_pixels: int = 1) -> float:
+    """Mean IoU over the classes present in the target (absent classes are not counted as zero);
+    a class counts as present from `min_pixels` target pixels on."""
     if merge_sides:
         pred, target = merge_left_right(pred), merge_left_right(target)
     ious = per_class_iou(pred, target)
-    present = [int(c) for c in np.unique(target)]
+    counts = np.bincount(np.asarray(target).reshape(-1), minlength=NUM_CLASSES)
+    present = [c for c in range(len(counts)) if counts[c] >= max(1, min_pixels)]
     return float(np.mean([ious[c] for c in present])) if present else 0.0

@@ -32,6 +32,7 @@ from models.invert import losses
 from models.invert.presets import InversionSettings
 from models.invert.rays import RayRenderer, grid_pixels, region_pixels, with_region_rays
 from models.invert.session_codes import PortraitCodes
+from models.invert.start import choose_start
 from models.invert.targets import InversionTarget, resize_ids
 from models.labels import merge_left_right
 from models.render.options import RenderOptions
@@ -79,6 +80,11 @@ class RenderSetup:
     def from_defaults(cls, defaults: dict) -> "RenderSetup":
         return cls(defaults.get("fov", 12.0), defaults.get("ray_start", 0.88), defaults.get("ray_end", 1.12))
 
+    def options(self, size: int, steps: int) -> RenderOptions:
+        """Deterministic render options of this camera."""
+        return RenderOptions(img_size=size, num_steps=steps, fov=self.fov, ray_start=self.ray_start,
+                             ray_end=self.ray_end)
+
 
 @dataclass
 class Evaluation:
@@ -111,8 +117,12 @@ class Inversion:
         self.gen, self.target, self.settings = generator, target, settings
         self.perceptual = perceptual if settings.lambda_percept > 0 else None
         self.merge_sides, self.setup = merge_sides, setup
-        base = (start.folded() if start is not None else
-                PortraitCodes.start(generator.average_codes(), {"start": "average codes"}))
+        if start is not None:
+            base = start.folded()
+        else:
+            name, codes, _ = choose_start(generator, target, settings.start_candidates, settings.image_terms,
+                                          setup.options(settings.eval_size, settings.eval_steps), merge_sides)
+            base = PortraitCodes.start(codes, {"start": name})
         base.check_fits(generator.cfg.geo_code_dim, generator.cfg.app_code_dim)
         self.state = InversionState(base, base.detach())
         self._cancel = threading.Event()
@@ -120,6 +130,10 @@ class Inversion:
         if merge_sides:
             self._eval_ids = merge_left_right(self._eval_ids)
         self._focus = self._focus_pixels = None
+        self._pixel_weight = None
+        if settings.class_balance > 0:
+            self._pixel_weight = losses.class_balance_weights(target.ids_at(settings.size), settings.class_balance)
+            self._pixel_weight = self._pixel_weight.to(generator.device)
         if focus is not None:
             self.set_focus(focus)
         self._eval_rgb = torch.from_numpy(target.image_at(settings.eval_size)).float() / 127.5 - 1
@@ -156,8 +170,7 @@ class Inversion:
     def evaluate(self, codes: Codes) -> Evaluation:
         """Deterministic frontal render at the evaluation size: mIoU, image MSE and a preview."""
         s = self.settings
-        opts = RenderOptions(img_size=s.eval_size, num_steps=s.eval_steps, fov=self.setup.fov,
-                             ray_start=self.setup.ray_start, ray_end=self.setup.ray_end)
+        opts = self.setup.options(s.eval_size, s.eval_steps)
         result = render(self.gen, codes.to(self.gen.device), math.pi / 2, math.pi / 2, opts)
         pred = result.mask_ids()
         scored = merge_left_right(pred) if self.merge_sides else pred
@@ -198,7 +211,8 @@ class Inversion:
             noisy = Codes(*(b + anneal * torch.randn(b.shape, generator=rng).to(device) + o
                             for b, o in zip(base.tensors(), offsets)))
             out, _ = renderer.render(noisy, pixels, rng)
-            terms = self._losses(out, image[pixels], semantic[pixels], side, Codes(*offsets))
+            weight = None if self._pixel_weight is None else self._pixel_weight[pixels]
+            terms = self._losses(out, image[pixels], semantic[pixels], weight, side, Codes(*offsets))
             total = sum(s_weight * terms[k] for k, s_weight in self._weights().items())
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -224,9 +238,9 @@ class Inversion:
         s = self.settings
         return {"seg": s.lambda_seg, "img": s.lambda_img, "percept": s.lambda_percept, "norm": s.lambda_norm}
 
-    def _losses(self, out: torch.Tensor, rgb: torch.Tensor, semantic: torch.Tensor, side: int,
-                offset: Codes) -> dict[str, torch.Tensor]:
-        terms = {"seg": losses.seg_loss(out[:, :18], semantic, self.merge_sides),
+    def _losses(self, out: torch.Tensor, rgb: torch.Tensor, semantic: torch.Tensor, weight: torch.Tensor | None,
+                side: int, offset: Codes) -> dict[str, torch.Tensor]:
+        terms = {"seg": losses.seg_loss(out[:, :18], semantic, self.merge_sides, weight),
                  "img": losses.image_loss(out[:, 18:], rgb),
                  "norm": losses.norm_loss(offset)}
         if self.perceptual is not None and side >= MIN_LPIPS_SIDE:

@@ -4,8 +4,9 @@
 1000 iterations, mIoU every 20 at 256 px). The CPU presets keep the official optimiser, schedule,
 losses and code noise but estimate the per-pixel losses on a jittered ray grid (an unbiased
 subset of the target's pixels, see `models/invert/rays.py`), use fewer samples per ray, skip
-samples whose density cannot carry gradient, measure the mIoU on a small deterministic render, and
-stop on a plateau. Their numbers come from `bench/invert.py` (see bench/RESULTS.md).
+samples whose density cannot carry gradient, start from the best of the average and a few sample
+codes (`models/invert/start.py`), measure the mIoU on a small deterministic render, and stop on a
+plateau. Their numbers come from `bench/invert.py` (see bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class InversionSettings:
     eval_size: int = 256
     eval_steps: int = 48
     patience: int | None = None                      # evaluations without a better score before stopping
+    start_candidates: int = 0                        # sample codes scored against the average as the start
+    class_balance: float = 0.0                       # mask-loss pixel weight (largest area / class area) ** this
     min_delta: float = 0.002
     stop_at_miou: float | None = None
     lpips_net: str = "vgg"
@@ -92,10 +95,12 @@ PRESETS: dict[str, InversionSettings] = {
     # the rest of the frame stays within a few IoU points).
     "fast": InversionSettings(
         iterations=300, size=128, grid=((0, 32), (150, 64)), num_steps=16, skip_empty=True, edit_lambda_norm=0.1,
-        eval_every=10, eval_size=128, eval_steps=24, patience=8, lpips_version="0.1"),
+        eval_every=10, eval_size=128, eval_steps=24, patience=8, start_candidates=16, class_balance=0.5,
+        lpips_version="0.1"),
     "quick": InversionSettings(
-        iterations=150, size=64, grid=((0, 16), (60, 32)), num_steps=12, skip_empty=True, edit_lambda_norm=0.1,
-        eval_every=10, eval_size=64, eval_steps=24, patience=6, lpips_version="0.1"),
+        iterations=150, size=64, grid=((0, 16), (60, 32)), num_steps=16, skip_empty=True, edit_lambda_norm=0.1,
+        eval_every=10, eval_size=64, eval_steps=24, patience=6, start_candidates=16, class_balance=0.5,
+        lpips_version="0.1"),
 }
 DEFAULT_PRESET = "fast"
 
