@@ -3,18 +3,22 @@
     SESSION/session.json           format, version, model, current portrait, one entry per portrait
     SESSION/<id>/photo<.ext>       the photo file as opened (bytes copied, never re-encoded)
     SESSION/<id>/crop.png          the aligned crop (the inversion target)
-    SESSION/<id>/masks/<key>.png   every mask of the undo/redo history (ID PNGs, named by content)
+    SESSION/<id>/masks/<key>.png   every mask of the undo/redo history, the photo's automatic mask
+                                   and the mask the codes were fitted to (ID PNGs named by content,
+                                   so a mask that is both is one file)
     SESSION/<id>/codes.npz         current and reset codes (float32)
 
 Every file is written to a temporary name in its folder and renamed; session.json is written
 last, so a crash at any moment leaves the previous consistent session or the new one. The
-autosaver writes a few seconds after a change at most, on a worker thread.
+autosaver writes a few seconds after a change at most, on a worker thread. The automatic and
+fitted masks are optional on reading: a bad one is left out with a note, the rest restores.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +58,12 @@ class PortraitSnapshot:
     codes: dict[str, np.ndarray] | None
     psi: float
     settings: dict
+    auto_mask: np.ndarray | None
+    fitted_mask: np.ndarray | None
+
+
+def _mask_copy(mask: np.ndarray | None) -> np.ndarray | None:
+    return None if mask is None else np.array(mask, dtype=np.uint8, order="C")
 
 
 def snapshot_portrait(portrait: Portrait) -> PortraitSnapshot:
@@ -67,7 +77,8 @@ def snapshot_portrait(portrait: Portrait) -> PortraitSnapshot:
     timeline = portrait.timeline
     return PortraitSnapshot(portrait.id, portrait.name, None if portrait.source is None else str(portrait.source),
                             portrait.crop, portrait.transform, tuple(timeline.states), timeline.position, arrays,
-                            float(portrait.psi), dict(portrait.settings))
+                            float(portrait.psi), dict(portrait.settings), _mask_copy(portrait.auto_mask),
+                            _mask_copy(portrait.fitted_mask))
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -77,6 +88,14 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     if not ok:
         raise OSError(f"{path}: cannot encode the image as PNG")
     atomic_write_bytes(path, data.tobytes())
+
+
+def _mask_file(folder: Path, home: Path, key: str, array: Callable[[], np.ndarray]) -> str:
+    """Write a mask under its content key unless that file exists; its path in the manifest."""
+    path = home / "masks" / f"{key}.png"
+    if not path.exists():
+        _write_png(path, array())
+    return path.relative_to(folder).as_posix()
 
 
 def _write_portrait(folder: Path, snap: PortraitSnapshot) -> dict:
@@ -96,13 +115,12 @@ def _write_portrait(folder: Path, snap: PortraitSnapshot) -> dict:
         if not crop.exists():
             _write_png(crop, snap.crop)
         entry["crop"] = crop.relative_to(folder).as_posix()
-    states = []
-    for state in snap.states:
-        path = home / "masks" / f"{state.key}.png"
-        if not path.exists():
-            _write_png(path, state.array())
-        states.append({"file": path.relative_to(folder).as_posix(), "description": state.description})
+    states = [{"file": _mask_file(folder, home, s.key, s.array), "description": s.description}
+              for s in snap.states]
     entry["history"] = {"states": states, "position": snap.position}
+    for name, mask in (("auto_mask", snap.auto_mask), ("fitted_mask", snap.fitted_mask)):
+        entry[name] = None if mask is None else _mask_file(folder, home, MaskState.of(mask, name).key,
+                                                           lambda mask=mask: mask)
     if snap.codes is not None:
         codes = home / "codes.npz"
         with atomic_path(codes) as tmp:
@@ -127,6 +145,7 @@ def write_session(folder: Path, model: str | None, current: str | None,
 def _collect_garbage(folder: Path, entries: list[dict]) -> None:
     kept = {e["id"] for e in entries}
     used = {s["file"] for e in entries for s in e["history"]["states"]}
+    used |= {e[name] for e in entries for name in ("auto_mask", "fitted_mask") if e[name]}
     for child in folder.iterdir():
         if child.is_dir() and child.name not in kept and (child / "masks").is_dir():
             shutil.rmtree(child, ignore_errors=True)
@@ -150,6 +169,8 @@ class RestoredPortrait:
     start_codes: Codes | None
     psi: float
     settings: dict
+    auto_mask: np.ndarray | None
+    fitted_mask: np.ndarray | None
 
 
 @dataclass
@@ -158,6 +179,7 @@ class RestoredSession:
     model: str | None
     current: str | None
     portraits: list[RestoredPortrait]
+    notes: list[str]                 # what was left out, one line each (for the status bar)
 
 
 def _read_image(folder: Path, relative: str, mask: bool) -> np.ndarray:
@@ -175,6 +197,22 @@ def _read_image(folder: Path, relative: str, mask: bool) -> np.ndarray:
         except LabelError as exc:
             raise SessionError(f"{path}: {exc}") from None
     return array
+
+
+def _read_optional_mask(folder: Path, relative: str | None, shape: tuple[int, int],
+                        label: str, notes: list[str]) -> np.ndarray | None:
+    """A mask the portrait can do without: None, with a note in `notes`, when it is missing or bad."""
+    if not relative:
+        return None
+    try:
+        mask = _read_image(folder, relative, True)
+        if mask.shape != shape:
+            raise SessionError(f"{folder / relative}: the mask is {mask.shape[1]}x{mask.shape[0]} but the "
+                               f"portrait's is {shape[1]}x{shape[0]}")
+    except SessionError as exc:
+        notes.append(f"{label} left out ({exc})")
+        return None
+    return mask
 
 
 def _read_codes(path: Path) -> tuple[Codes | None, Codes | None]:
@@ -206,24 +244,32 @@ def read_session(folder: str | Path) -> RestoredSession:
     if manifest.get("version") != VERSION:
         raise SessionError(f"{manifest_path}: session version {manifest.get('version')} is not supported "
                            f"(this app reads version {VERSION})")
-    portraits = []
+    portraits, notes = [], []
     try:
         for entry in manifest["portraits"]:
             history = entry["history"]
             states = [MaskState.of(_read_image(folder, s["file"], True), s["description"]) for s in history["states"]]
+            if not states:
+                raise SessionError(f"{manifest_path}: portrait {entry['id']} has no mask history")
+            name = str(entry["name"])
+            auto = _read_optional_mask(folder, entry.get("auto_mask"), states[0].shape,
+                                       f"{name}: automatic mask", notes)
+            fitted = _read_optional_mask(folder, entry.get("fitted_mask"), states[0].shape,
+                                         f"{name}: fitted mask", notes)
             codes, start = _read_codes(folder / entry["codes"]) if entry.get("codes") else (None, None)
             crop = _read_image(folder, entry["crop"], False) if entry.get("crop") else None
             photo = folder / entry["photo"] if entry.get("photo") else None
             source = photo if photo is not None and photo.exists() else (
                 Path(entry["source"]) if entry.get("source") else None)
-            portraits.append(RestoredPortrait(str(entry["id"]), str(entry["name"]), source, crop, entry.get("transform"),
+            portraits.append(RestoredPortrait(str(entry["id"]), name, source, crop, entry.get("transform"),
                                               states, int(history["position"]), codes, start,
-                                              float(entry.get("psi", 1.0)), dict(entry.get("settings") or {})))
+                                              float(entry.get("psi", 1.0)), dict(entry.get("settings") or {}),
+                                              auto, fitted))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, SessionError):
             raise
         raise SessionError(f"{manifest_path}: malformed entry ({type(exc).__name__}: {exc})") from None
-    return RestoredSession(folder, manifest.get("model"), manifest.get("current"), portraits)
+    return RestoredSession(folder, manifest.get("model"), manifest.get("current"), portraits, notes)
 
 
 # -- autosave --------------------------------------------------------------------------------

@@ -106,9 +106,9 @@ class Portrait:
     start_codes: Codes | None = None                # what "reset" goes back to
     psi: float = 1.0                                # truncation towards the average code
     settings: dict = field(default_factory=dict)    # inversion preset, view, notes
-    inversion: object | None = None                 # last inversion result (for the geometry re-inversion)
-    fitted_mask: np.ndarray | None = None           # the mask that result was fitted to (an edit's reference; not saved)
-    auto_mask: np.ndarray | None = None             # the photo's automatic mask (not saved)
+    inversion: object | None = None                 # last inversion result (geometry re-inversion start; not saved)
+    fitted_mask: np.ndarray | None = None           # the mask the codes were last fitted to (an edit's reference; saved)
+    auto_mask: np.ndarray | None = None             # the photo's automatic mask (saved)
     version: int = 0                                # bumped when codes or settings change
 
     @property
@@ -122,7 +122,9 @@ class Portrait:
         return self.codes if self.psi == 1.0 else self.codes.truncate(average, self.psi)
 
     def set_codes(self, codes: Codes | None, reset_point: bool = False) -> None:
+        """Show new codes; the mask of the last fit no longer describes them (an inversion sets it again)."""
         self.codes = None if codes is None else codes.detach()
+        self.fitted_mask = None
         if reset_point:
             self.start_codes = self.codes
         self.version += 1

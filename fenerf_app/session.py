@@ -239,8 +239,8 @@ class StudioSession(CodeOperations, Outputs, QObject):
         """Go back to the automatic mask of the photo (one undo step)."""
         portrait = self.require_portrait()
         if portrait.auto_mask is None:
-            raise UserError(f"{portrait.name}: no automatic mask (it did not come from a photo, or the session "
-                            "was reopened: open the photo again)")
+            raise UserError(f"{portrait.name}: no automatic mask (it did not come from a photo, or its saved "
+                            "copy could not be read)")
         portrait.document.replace_mask(portrait.auto_mask, "automatic mask")
 
     def paint_over_render(self, mask, yaw: float, pitch: float) -> None:
@@ -298,9 +298,9 @@ class StudioSession(CodeOperations, Outputs, QObject):
     def _inverted(self, portrait: Portrait, outcome: jobs.InversionOutcome, ids, geometry_only: bool) -> None:
         best = outcome.best
         portrait.inversion = best
-        portrait.fitted_mask = ids
         portrait.psi = 1.0
         portrait.set_codes(best.effective, reset_point=True)
+        portrait.fitted_mask = ids
         info = best.info
         what = "geometry re-inverted" if geometry_only else "inverted"
         score = f" (mIoU {info['miou']:.3f} at iteration {info.get('iteration')})" if "miou" in info else ""
@@ -364,6 +364,8 @@ class StudioSession(CodeOperations, Outputs, QObject):
                 self.notice.emit(f"{portrait.name}: its codes belong to another model ({restored.model})")
                 portrait.set_codes(None, reset_point=True)
             self.portraits[portrait.id] = portrait
+        for note in restored.notes:
+            self.notice.emit(note)
         self.use_folder(restored.folder)
         self.portraitsChanged.emit()
         current = restored.current if restored.current in self.portraits else next(iter(self.portraits), None)

@@ -11,7 +11,8 @@ from fenerf_app.portrait import MaskTimeline, Portrait
 
 def restore_portraits(restored: RestoredSession,
                       fit_photo: Callable[[np.ndarray | None, tuple[int, int]], np.ndarray | None]) -> list[Portrait]:
-    """Portraits with their mask documents (undo/redo stacks rebuilt), codes and settings."""
+    """Portraits with their mask documents (undo/redo stacks rebuilt), codes, settings and the
+    automatic and fitted masks that could be read (`restored.notes` says which were left out)."""
     portraits = []
     for item in restored.portraits:
         shape = item.states[0].shape
@@ -19,5 +20,6 @@ def restore_portraits(restored: RestoredSession,
         portrait = Portrait(item.id, item.name, timeline, crop=item.crop, source=item.source,
                             transform=item.transform, psi=item.psi, settings=item.settings)
         portrait.codes, portrait.start_codes = item.codes, item.start_codes
+        portrait.auto_mask, portrait.fitted_mask = item.auto_mask, item.fitted_mask
         portraits.append(portrait)
     return portraits

@@ -12,6 +12,7 @@ from fenerf_app.sessionrestore import restore_portraits
 from models.field.codes import Codes
 from painter import maskio
 from painter.document import LabelDocument
+from tests.app.helpers import wait_task
 
 
 @pytest.fixture
@@ -163,3 +164,94 @@ def test_the_autosaver_writes_after_a_change_only(qtbot, tmp_path, real_mask):
         pass
     assert len(read_session(folder).portraits[0].states) == len(portrait.timeline.states)
     saver.stop()
+
+
+def painted_over(mask: np.ndarray, label: int) -> np.ndarray:
+    """A copy of `mask` with a block of `label` (an edit that is in no history)."""
+    edited = mask.copy()
+    edited[40:120, 150:360] = label
+    return edited
+
+
+def manifest_entry(folder):
+    (entry,) = json.loads((folder / "session.json").read_text())["portraits"]
+    return entry
+
+
+def photo_portrait_saved(qtbot, session, portrait_folder):
+    """The shared photo opened, given a fitted mask of its own, and autosaved."""
+    wait_task(qtbot, session.open_photo(portrait_folder / "img.jpg"))
+    portrait = session.current
+    assert portrait.auto_mask is not None
+    portrait.fitted_mask = painted_over(portrait.document.mask, 14)
+    portrait.touch()
+    manifest = session.folder / "session.json"
+    qtbot.waitUntil(lambda: manifest.exists() and manifest_entry(session.folder)["fitted_mask"] is not None,
+                    timeout=10_000)
+    return portrait
+
+
+def reopened(session, demo_model, root):
+    from fenerf_app.session import StudioSession
+    other = StudioSession(session_root=root)
+    other.use_model(demo_model)
+    other.open_folder(session.folder)
+    return other
+
+
+def test_the_automatic_and_fitted_masks_survive_a_reopen(qtbot, session, demo_model, portrait_folder, tmp_path):
+    portrait = photo_portrait_saved(qtbot, session, portrait_folder)
+    other = reopened(session, demo_model, tmp_path / "elsewhere")
+    again = other.current
+    assert np.array_equal(again.auto_mask, portrait.auto_mask)
+    assert np.array_equal(again.fitted_mask, portrait.fitted_mask)
+    assert np.array_equal(again.document.mask, portrait.document.mask)
+    other.auto_mask()                                        # the reopened portrait can go back to it
+    assert np.array_equal(again.document.mask, portrait.auto_mask)
+    other.shutdown()
+
+
+def test_a_corrupted_fitted_mask_is_left_out_with_a_note(qtbot, session, demo_model, portrait_folder, tmp_path):
+    portrait = photo_portrait_saved(qtbot, session, portrait_folder)
+    session.shutdown()
+    victim = session.folder / manifest_entry(session.folder)["fitted_mask"]
+    victim.write_bytes(b"\x89PNG but not really")
+    (note,) = read_session(session.folder).notes
+    assert note.startswith(f"{portrait.name}: fitted mask left out") and str(victim) in note
+    other = reopened(session, demo_model, tmp_path / "elsewhere")
+    again = other.current
+    assert again.fitted_mask is None
+    assert np.array_equal(again.auto_mask, portrait.auto_mask)
+    assert np.array_equal(again.document.mask, portrait.document.mask)
+    assert np.array_equal(again.crop, portrait.crop)
+    other.shutdown()
+
+
+def test_extra_masks_share_files_are_checked_and_stale_ones_are_removed(tmp_path, real_mask):
+    portrait = edited_portrait(real_mask)
+    masks = tmp_path / "p1" / "masks"
+    portrait.auto_mask = real_mask                           # the history's first mask: the same file
+    portrait.fitted_mask = painted_over(real_mask, 14)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    entry = manifest_entry(tmp_path)
+    assert entry["auto_mask"] == entry["history"]["states"][0]["file"]
+    assert len(list(masks.iterdir())) == len(portrait.timeline.states) + 1
+
+    portrait.auto_mask = painted_over(real_mask, 13)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    entry = manifest_entry(tmp_path)
+    auto, fitted = tmp_path / entry["auto_mask"], tmp_path / entry["fitted_mask"]
+    editsession._write_png(auto, np.full_like(real_mask, 40))          # not ids
+    editsession._write_png(fitted, real_mask[:300])                    # the wrong shape
+    restored = read_session(tmp_path)
+    assert restored.portraits[0].auto_mask is None and restored.portraits[0].fitted_mask is None
+    assert [n.split(" (")[0] for n in restored.notes] == ["real: automatic mask left out", "real: fitted mask left out"]
+    assert f"{auto}: mask holds ids above 18" in restored.notes[0]
+    assert f"{fitted}: the mask is 512x300 but the portrait's is 512x512" in restored.notes[1]
+    assert len(restored.portraits[0].states) == len(portrait.timeline.states)
+
+    portrait.auto_mask = portrait.fitted_mask = None
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    assert not auto.exists() and not fitted.exists()
+    assert len(list(masks.iterdir())) == len(portrait.timeline.states)
+    assert read_session(tmp_path).notes == []
