@@ -100,8 +100,9 @@ def evaluate_lattice(field: FoldedField, origin: torch.Tensor, spacing: float, s
         flat = torch.nonzero(select[x].reshape(-1)).squeeze(-1)
         index = torch.cat([torch.full((flat.numel(), 1), x), yz[flat]], -1)
         points = lattice_points(origin, spacing, index)
-        features = _in_chunks(lambda p: field.geometry_features(field.warp(p[None]))[0], points, chunk)
-        if flat.numel():
+        features = None
+        if flat.numel():            # a plane may hold no selected vertex at all
+            features = _in_chunks(lambda p: field.geometry_features(field.warp(p[None]))[0], points, chunk)
             density[x].view(-1)[flat] = field.density(features)[:, 0]
         if not with_heads:
             features = points = None

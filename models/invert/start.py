@@ -3,9 +3,10 @@
 Gradient descent on the codes moves a head smoothly but cannot cross the jumps a generator learns
 between discrete traits (a bob against a crop of short hair, hat or none). The CPU presets
 therefore first score the average codes and `start_candidates` fixed sample codes with one small
-deterministic frontal render each, against the target's mask (mean IoU over present classes) and
-image (MSE), and start from the best: a nearest-neighbour initialisation, cheap next to the
-iterations it saves. The candidate seeds are fixed, so runs stay reproducible.
+deterministic frontal render each (the evaluation's, at most SCORE_SIZE wide) against the
+target's mask (mean IoU over present classes) and image (MSE), and start from the best: a
+nearest-neighbour initialisation, cheap next to the iterations it saves. The candidate seeds are
+fixed, so runs stay reproducible.
 """
 from __future__ import annotations
 
@@ -24,8 +25,7 @@ from models.render.renderer import render
 
 CANDIDATE_SEED_BASE = 700_000      # far from the seeds users and tests pick
 CANDIDATE_PSI = 0.7
-SCORE_SIZE = 48                    # side of the scoring renders
-SCORE_STEPS = 16
+SCORE_SIZE = 64                    # largest side of the scoring renders
 
 
 def start_candidates(generator: Generator, count: int) -> list[tuple[str, Codes]]:
@@ -42,13 +42,13 @@ def start_candidates(generator: Generator, count: int) -> list[tuple[str, Codes]
 def choose_start(generator: Generator, target: InversionTarget, count: int, use_image: bool,
                  render_options: RenderOptions, merge_sides: bool = False) -> tuple[str, Codes, float]:
     """The best-scoring candidate: (name, codes, score); score = mIoU - image MSE (without image
-    terms, mIoU only). `render_options` gives the camera (fov, ray range); size and steps are set here."""
-    size = min(SCORE_SIZE, target.size)
+    terms, mIoU only), rendered with `render_options` (the run's evaluation) at most SCORE_SIZE wide."""
+    size = min(SCORE_SIZE, target.size, render_options.img_size)
     ids = target.ids_at(size)
     if merge_sides:
         ids = merge_left_right(ids)
     rgb = torch.from_numpy(target.image_at(size)).float() / 127.5 - 1
-    opts = render_options.replace(img_size=size, num_steps=SCORE_STEPS)
+    opts = render_options.replace(img_size=size)
     best = ("", None, -math.inf)
     for name, codes in start_candidates(generator, count):
         result = render(generator, codes, math.pi / 2, math.pi / 2, opts)

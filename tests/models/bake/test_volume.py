@@ -68,3 +68,17 @@ def test_nothing_occupied_gives_an_empty_volume(baked):
     nothing = type(occupancy)(occupancy.density, torch.zeros_like(occupancy.cells), occupancy.extent)
     volume = bake(field, 20, nothing)
     assert volume.empty and volume.stats["evaluated"] == 0
+
+
+def test_planes_without_a_selected_vertex_are_skipped(baked):
+    """A field that is empty over whole planes of the cube (the demo model outside the head)."""
+    from models.bake.lattice import EMPTY_DENSITY, evaluate_lattice
+    field, _, _ = baked
+    select = torch.zeros(6, 5, 5, dtype=torch.bool)
+    select[2:4, 1:4, 1:4] = True
+    origin = torch.full((3,), -0.05)
+    density, heads, _ = evaluate_lattice(field, origin, 0.02, select)
+    index = torch.nonzero(select)
+    truth = sample_density(field, lattice_points(origin, 0.02, index))
+    torch.testing.assert_close(density[select], truth, rtol=1e-4, atol=1e-3)
+    assert bool((density[~select] == EMPTY_DENSITY).all()) and bool((heads[[0, 1, 4, 5]] == 0).all())
