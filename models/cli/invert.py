@@ -137,9 +137,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reconstruction_run(args, model, settings, setup, merge_sides, perceptual):
+    """The reconstruction inversion and how its target was cropped (kept in the codes for an edit)."""
     from models.invert.optimize import Inversion
     from models.invert.targets import load_target
-    """The reconstruction inversion and how its target was cropped (kept in the codes for an edit)."""
     framing_info = {"crop": args.crop}
     if args.crop == "align":
         from models.invert.aligned import aligned_target
