@@ -17,6 +17,18 @@ def shared_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module's tests, restored after. Tests of many small tensor ops,
+    and the app (whose UI thread needs the other core), gain nothing from a second thread, and on a
+    2-core machine it stalls badly whenever another process holds a core."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @dataclass(frozen=True)
 class OfficialFixtures:
     """Paths of the decompressed official-format files and the official reference outputs."""

@@ -13,13 +13,9 @@ from tests.conftest import shared_dir
 PORTRAIT = shared_dir() / "data" / "portrait"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """CI has 2 cores: one torch thread leaves the other to the UI thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_torch_thread):
+    """Every test in this folder runs on one torch thread (`tests/conftest.py`)."""
 
 
 @pytest.fixture(autouse=True)

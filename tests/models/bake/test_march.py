@@ -19,6 +19,8 @@ from models.render.options import RenderOptions
 from models.render.renderer import EMPTY_RAY_OPACITY, HEAD_WEIGHT_EPS, render
 from models.render.sampling import depth_grid, fine_depths, stratified_uniforms
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
+
 VIEWS = ((math.pi / 2, math.pi / 2), (math.pi / 2 + 0.35, math.pi / 2 - 0.2))
 
 
@@ -53,15 +55,6 @@ def reference_march(volume, yaw, pitch, opts):
     channels = (values[..., 1:] * (w * keep)[..., None]).sum(1)
     image = (fill_background(channels, opacity) * 2 - 1).T.reshape(1, -1, res, res)
     return image, opacity.reshape(1, res, res), (w * t).sum(-1).reshape(1, res, res), label_mask(image)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The marcher's tensors are small; a second thread only stalls when another process holds a core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -32,13 +32,9 @@ def render(count: int, seed: int, resolution: int, frontal: bool) -> Rendered:
     return Rendered(params, yaw, pitch, images, masks)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tests run many small tensor ops: one intra-op thread is faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_torch_thread):
+    """Every test in this folder runs on one torch thread (`tests/conftest.py`)."""
 
 
 @pytest.fixture(scope="session")

@@ -17,14 +17,9 @@ DEMO_OVERRIDE = "FENERF_TEST_DEMO_MODEL"
 KNOWN_SEED, KNOWN_PSI = 3, 0.7
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The inversion's tensors are small: extra threads only add overhead (and stall badly when
-    another process holds a core). Restored after each test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_torch_thread):
+    """Every test in this folder runs on one torch thread (`tests/conftest.py`)."""
 
 
 @pytest.fixture(scope="session")

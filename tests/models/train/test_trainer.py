@@ -15,15 +15,9 @@ from models.train.step import generator_param_groups
 from models.train.trainer import Trainer, TrainSettings
 from tests.models.train.helpers import MemoryDataset, tiny_curriculum
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
+
 SETTINGS = TrainSettings(checkpoint_every=3, preview_every=3, log_every=2, preview_size=16, preview_count=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
