@@ -6,9 +6,11 @@ render time of the same views in the same run (`render(gen, codes, yaw, pitch, R
 img_size=128, num_steps=24, lock_view=True))`), and PSNR (RGB, [-1, 1] range) and mask agreement of
 baked vs direct frames at four views (mean and worst). Models: the official-size grid generator
 with official initialisation (random weights), the two official-format fixture models (structured
-random fields, decompressed from ../shared/fixtures) and the demo model (the realistic case).
+random fields, decompressed from ../shared/fixtures), any trained official-size checkpoints given
+with --official (a user's pretrained FENeRF, or one made by `fenerf distill --architecture
+official-grid`) and the demo model (the realistic case).
 
-    python bench/orbit.py [--threads 1 2] [--resolution 128] [--demo PATH] [--write]
+    python bench/orbit.py [--threads 1 2] [--resolution 128] [--official PATH ...] [--demo PATH] [--write]
 
 Targets (issue 7): >= 30 fps at 128^2, bake <= 15 s (official size) / <= 2 s (demo), PSNR >= 30 dB,
 mask agreement >= 97%. --write replaces the `## Orbit` section of bench/RESULTS.md.
@@ -53,7 +55,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 99.0 if mse == 0 else 10 * math.log10(4 / mse)
 
 
-def models(tmp: Path, demo_arg: str | None) -> list[tuple[str, Generator, list[int]]]:
+def models(tmp: Path, demo_arg: str | None, official_args: list[str]) -> list[tuple[str, Generator, list[int]]]:
     """(name, generator, seeds) for every model found."""
     torch.manual_seed(0)
     official = Generator(GeneratorConfig.official(grid=True))
@@ -65,6 +67,11 @@ def models(tmp: Path, demo_arg: str | None) -> list[tuple[str, Generator, list[i
             for part in ("generator", "ema"):
                 (tmp / f"{prefix}{part}.pth").write_bytes(lzma.open(fixtures / f"{prefix}{part}.pth.xz").read())
             found.append((tag, load_model(tmp / f"{prefix}generator.pth").generator, [3]))
+    for path in official_args:
+        trained = load_model(path).generator
+        if trained.cfg.hidden_dim != official.cfg.hidden_dim:
+            raise SystemExit(f"{path}: hidden width {trained.cfg.hidden_dim}, not the official {official.cfg.hidden_dim}")
+        found.append((f"official-size {'grid' if trained.cfg.grid else 'no grid'}, trained ({path})", trained, [0, 1]))
     demo = Path(demo_arg) if demo_arg else DEMO_MODEL if DEMO_MODEL.exists() else RUN_DEMO
     if demo.exists():
         copy = tmp / "demo.fenerf"                     # the training run replaces its file atomically
@@ -112,12 +119,13 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, nargs="+", default=[128])
     parser.add_argument("--demo", default=None, help="demo model path (default: checkpoints/demo.fenerf, "
                                                      "else the distillation run's export)")
+    parser.add_argument("--official", nargs="*", default=[], help="trained official-size checkpoints to measure too")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="orbit_bench_"))
     rows, verdicts = [], []
     try:
-        for name, gen, seeds in models(tmp, args.demo):
+        for name, gen, seeds in models(tmp, args.demo, args.official):
             for resolution, seed, threads in itertools.product(args.resolution, seeds, args.threads):
                 torch.set_num_threads(threads)
                 r = measure(gen, seed, resolution)

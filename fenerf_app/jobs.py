@@ -149,7 +149,10 @@ def make_inversion(gen: Generator, defaults: dict, crop: np.ndarray, ids: np.nda
         return edit.edit_inversion(gen, start, ids, settings, fitted_ids, setup=setup), None
     perceptual, note = perceptual_for(settings, ctx) if ctx is not None else (None, None)
     target = targets.make_target(crop, ids, settings.size, crop="none", background_mask=True)
-    return optimize.Inversion(gen, target, settings, start=start, perceptual=perceptual, setup=setup), note
+    progress = None if ctx is None else (lambda done, total: ctx.progress(
+        done, total, "rendering the start codes (once per model)"))
+    return optimize.Inversion(gen, target, settings, start=start, perceptual=perceptual, setup=setup,
+                              start_progress=progress), note
 
 
 @dataclass

@@ -17,6 +17,18 @@ def shared_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The start-bank cache (`models/invert/start_bank.py`) lives in a session folder, not ~/.cache."""
+    previous = os.environ.get("FENERF_CACHE")
+    os.environ["FENERF_CACHE"] = str(tmp_path_factory.mktemp("fenerf_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("FENERF_CACHE", None)
+    else:
+        os.environ["FENERF_CACHE"] = previous
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op torch thread for a module's tests, restored after. Tests of many small tensor ops,

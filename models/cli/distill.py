@@ -13,6 +13,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=None, help="total steps (default 12000)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init", type=Path, default=None, help="start a new run from this model's weights")
+    p.add_argument("--architecture", choices=("demo", "official-grid", "official-nogrid"), default="demo",
+                   help="generator sizes of a new run: the demo model's (default) or the official checkpoints' "
+                        "(model A, with the 96^3 latent grid, or model B, without)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--export", type=Path, default=None, help="also write the final model here")
@@ -23,11 +26,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from models.distill.loop import Distiller, DistillSettings
+    from models.distill.loop import DEMO_CONFIG, Distiller, DistillSettings
+    from models.field.config import GeneratorConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = DistillSettings(seed=args.seed)
+    architecture = {"demo": DEMO_CONFIG, "official-grid": GeneratorConfig.official(grid=True),
+                    "official-nogrid": GeneratorConfig.official(grid=False)}[args.architecture]
+    settings = DistillSettings(seed=args.seed, generator=architecture.to_dict())
     if args.steps:
         settings.steps = args.steps
     distiller = Distiller(args.out, settings, resume=args.resume, init=args.init)

@@ -150,9 +150,30 @@ def _reconstruction_run(args, model, settings, setup, merge_sides, perceptual):
         target = load_target(args.image, args.mask, settings.size, args.crop, not args.no_background_mask)
     for note in target.notes:
         print(f"note: {note}")
-    inversion = Inversion(model.generator, target, settings, perceptual=perceptual, merge_sides=merge_sides,
-                          setup=setup)
+    with _StartBankBar() as bar:
+        inversion = Inversion(model.generator, target, settings, perceptual=perceptual, merge_sides=merge_sides,
+                              setup=setup, start_progress=bar.update)
     return inversion, framing_info
+
+
+class _StartBankBar:
+    """A tqdm bar for the start search's first rendering of a model's candidate bank (cached after)."""
+
+    def __init__(self):
+        self._bar = None
+
+    def update(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+        if self._bar is None:
+            self._bar = tqdm(total=total, unit="code", desc="start codes (rendered once per model)")
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> "_StartBankBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _edit_run(args, gen, settings, setup, merge_sides):

@@ -12,7 +12,9 @@ frontal render of a jittered ray grid, the weighted losses, Adam + StepLR. Which
 follows the loss weights (`InversionSettings.moves_geometry/appearance`). Every `eval_every`
 iterations (and at the start and the end) a deterministic render at `eval_size` gives the mIoU
 and a preview; the best state is the one with the highest present-class mIoU (with no mask term:
-the lowest image MSE of that render). All randomness comes from one generator seeded by
+the lowest image MSE of that render). A plateau (`patience` evaluations without a better score)
+stops the run or, while `plateau_lr_drops` last, restarts it from the best state at
+`plateau_lr_factor` times the learning rate. All randomness comes from one generator seeded by
 `settings.seed`.
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from models.invert.presets import InversionSettings
 from models.invert.rays import RayRenderer, grid_pixels, region_pixels, with_region_rays
 from models.invert.session_codes import PortraitCodes
 from models.invert.start import choose_start
+from models.invert.start_bank import Progress
 from models.invert.targets import InversionTarget, resize_ids
 from models.labels import merge_left_right
 from models.render.options import RenderOptions
@@ -110,10 +113,12 @@ class Inversion:
 
     def __init__(self, generator: Generator, target: InversionTarget, settings: InversionSettings,
                  start: PortraitCodes | None = None, perceptual: torch.nn.Module | None = None,
-                 merge_sides: bool = False, setup: RenderSetup = RenderSetup(), focus: np.ndarray | None = None):
+                 merge_sides: bool = False, setup: RenderSetup = RenderSetup(), focus: np.ndarray | None = None,
+                 start_progress: Progress | None = None):
         """`focus`: optional boolean mask (any size) of the pixels an edit changed; then the best state
         is scored by the mean of the mIoU inside and outside it, so a small edit is not outvoted by
-        the untouched rest of the frame."""
+        the untouched rest of the frame. `start_progress(done, total)` follows the start search's
+        first rendering of a model's candidate bank (it may raise to cancel)."""
         self.gen, self.target, self.settings = generator, target, settings
         self.perceptual = perceptual if settings.lambda_percept > 0 else None
         self.merge_sides, self.setup = merge_sides, setup
@@ -121,7 +126,8 @@ class Inversion:
             base = start.folded()
         else:
             name, codes, _ = choose_start(generator, target, settings.start_candidates, settings.image_terms,
-                                          setup.options(settings.eval_size, settings.eval_steps), merge_sides)
+                                          setup.options(settings.eval_size, settings.eval_steps), merge_sides,
+                                          start_progress)
             base = PortraitCodes.start(codes, {"start": name})
         base.check_fits(generator.cfg.geo_code_dim, generator.cfg.app_code_dim)
         self.state = InversionState(base, base.detach())
@@ -196,7 +202,7 @@ class Inversion:
         image = self.target.image.to(device).reshape(3, -1).T               # (S*S, 3)
         semantic = self.target.semantic.to(device).reshape(18, -1).T        # (S*S, 18)
         start = time.perf_counter()
-        stale = 0
+        stale = drops = 0
         record = self._record(0, {}, s.lr, start, 0, Codes(*offsets))
         yield record
         for i in range(s.iterations):
@@ -225,6 +231,9 @@ class Inversion:
             record = self._record(i + 1, values, lr, start, pixels.numel(), Codes(*offsets), evaluate)
             if record.preview is not None:
                 stale = 0 if record.best else stale + 1
+                if self._plateau(stale) and drops < s.plateau_lr_drops:
+                    drops, stale = drops + 1, 0
+                    self._resume_from_best(offsets, optimizer, s.plateau_lr_factor)
                 stop = self._stop_reason(record, stale)
                 if stop:
                     record.stopped = stop
@@ -283,11 +292,24 @@ class Inversion:
         outside = losses.region_iou(pred, self._eval_ids, ~self._focus)
         return 0.5 * (inside + (outside if outside is not None else inside))
 
+    def _plateau(self, stale: int) -> bool:
+        return self.settings.patience is not None and stale >= self.settings.patience
+
+    def _resume_from_best(self, offsets: list[torch.Tensor], optimizer: torch.optim.Optimizer, factor: float) -> None:
+        """After a plateau: back to the best state so far, with fresh Adam moments and the learning
+        rate times `factor` (a finer search around the best point instead of a stop)."""
+        with torch.no_grad():
+            for offset, best in zip(offsets, self.state.best.offset.tensors()):
+                offset.copy_(best)
+        optimizer.state.clear()
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
+
     def _stop_reason(self, record: StepRecord, stale: int) -> str | None:
         s = self.settings
         if s.stop_at_miou is not None and record.miou is not None and record.miou >= s.stop_at_miou:
             return "target"
-        if s.patience is not None and stale >= s.patience:
+        if self._plateau(stale):
             return "plateau"
         return None
 

@@ -3,10 +3,11 @@
 `official` is spec 12.4 / 12.7 number for number (full 128 px image every iteration, 24 samples,
 1000 iterations, mIoU every 20 at 256 px). The CPU presets keep the official optimiser, schedule,
 losses and code noise but estimate the per-pixel losses on a jittered ray grid (an unbiased
-subset of the target's pixels, see `models/invert/rays.py`), use fewer samples per ray, skip
-samples whose density cannot carry gradient, start from the best of the average and a few sample
-codes (`models/invert/start.py`), measure the mIoU on a small deterministic render, and stop on a
-plateau. Their numbers come from `bench/invert.py` (see bench/RESULTS.md).
+subset of the target's pixels, see `models/invert/rays.py`), skip samples whose density cannot
+carry gradient, start from the nearest of the average and many sample codes
+(`models/invert/start.py`), measure the mIoU on a small deterministic render, and on a plateau
+first restart from the best state at a smaller learning rate, then stop. Their numbers come from
+`bench/invert.py` (see bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ class InversionSettings:
     eval_size: int = 256
     eval_steps: int = 48
     patience: int | None = None                      # evaluations without a better score before stopping
-    start_candidates: int = 0                        # sample codes scored against the average as the start
+    plateau_lr_drops: int = 0                        # plateaus that, instead of stopping, restart from the best
+    plateau_lr_factor: float = 0.05                  # ... with the learning rate times this
+    start_candidates: int = 0                        # bank sample codes ranked against the average as the start
     class_balance: float = 0.0                       # mask-loss pixel weight (largest area / class area) ** this
     min_delta: float = 0.002
     stop_at_miou: float | None = None
@@ -89,21 +92,25 @@ class InversionSettings:
 
 PRESETS: dict[str, InversionSettings] = {
     "official": InversionSettings(),
-    # CPU presets (bench/invert.py, demo model): same optimiser, schedule, losses and code noise as
-    # `official`; the target is seen through a jittered ray grid, coarse first, 16 samples per ray
-    # (12 lost 0.01-0.04 mIoU on the demo model's thin parts). They start from the best of the
-    # average and 16 sample codes, and weigh the mask loss by (largest class area / class area)^0.5,
-    # at most 10 (self-inversion mean mIoU 0.76 -> 0.84 on eight seeds: eyes and lips survive
-    # instead of fading). Their edit pass uses a 10x weaker offset-norm pull (the edited region
-    # follows the new mask much further) and extra rays in the edited region.
+    # CPU presets (bench/invert.py, demo model): the official losses, schedule and code noise; the
+    # target is seen through a jittered ray grid, coarse first, with 16 samples per ray (12 lost
+    # 0.01-0.04 mIoU on the demo model's thin parts; 24 gained nothing). They start from the nearest
+    # of the average and 512 sample codes (`models/invert/start.py`; mean self-inversion mIoU on
+    # seeds 0-15 with 256 candidates 0.909, 512: 0.911, 1024: 0.919; 16 gave 0.84 on seeds 0-7).
+    # From a close start the official rate overshoots (a step of 0.01 in every coordinate costs this
+    # model 0.05-0.1 mIoU), while real photos need it to travel, so the first plateau restarts from
+    # the best state at 1/20 of the rate (0.0005 alone: walkthrough reconstruction mIoU 0.34
+    # instead of 0.45). The mask loss weighs pixels by (largest class area / class area)^0.5, at
+    # most 10 (eyes and lips survive instead of fading). Their edit pass uses a 10x weaker
+    # offset-norm pull and extra rays in the edited region.
     "fast": InversionSettings(
-        iterations=300, size=128, grid=((0, 32), (150, 64)), num_steps=16, skip_empty=True, edit_lambda_norm=0.1,
-        eval_every=10, eval_size=128, eval_steps=24, patience=8, start_candidates=16, class_balance=0.5,
-        lpips_version="0.1"),
+        iterations=300, size=128, grid=((0, 32), (150, 64)), num_steps=16,
+        skip_empty=True, edit_lambda_norm=0.1, eval_every=10, eval_size=128, eval_steps=24, patience=8,
+        plateau_lr_drops=1, start_candidates=512, class_balance=0.5, lpips_version="0.1"),
     "quick": InversionSettings(
-        iterations=150, size=64, grid=((0, 16), (60, 32)), num_steps=16, skip_empty=True, edit_lambda_norm=0.1,
-        eval_every=10, eval_size=64, eval_steps=24, patience=6, start_candidates=16, class_balance=0.5,
-        lpips_version="0.1"),
+        iterations=150, size=64, grid=((0, 16), (60, 32)), num_steps=16,
+        skip_empty=True, edit_lambda_norm=0.1, eval_every=10, eval_size=64, eval_steps=24, patience=6,
+        plateau_lr_drops=1, start_candidates=512, class_balance=0.5, lpips_version="0.1"),
 }
 DEFAULT_PRESET = "fast"
 

@@ -23,7 +23,7 @@ from tests.models.train.helpers import write_curricula
 
 MAX_STALL_MS = 50
 TINY = preset("quick").replace(iterations=8, size=32, grid=((0, 16),), eval_every=4, eval_size=32,
-                                eval_steps=8, patience=None)
+                                eval_steps=8, patience=None, start_candidates=16)
 
 
 @pytest.fixture

@@ -71,7 +71,8 @@ def test_cancelling_an_inversion_keeps_the_best_codes_so_far(qtbot, window):
     records = []
     session.inversionRecord.connect(lambda _p, record: records.append(record))
     panel.add_preset("long", preset("quick").replace(iterations=400, size=32, grid=((0, 16),), eval_every=2,
-                                                     eval_size=32, eval_steps=8, patience=None))
+                                                     eval_size=32, eval_steps=8, patience=None,
+                                                     start_candidates=16))
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(records) >= 4, timeout=60_000)
     assert panel.cancel_button.isEnabled()

@@ -135,3 +135,28 @@ def test_an_official_checkpoint_replaces_the_model_and_drops_codes_that_do_not_f
         session.open_model(official_fixtures.generator_a)
     assert session.model.kind == "official" and portrait.codes is None
     assert any("belong to another model" in n for n in notices)
+
+
+def test_the_first_inversion_reports_the_start_bank_and_the_next_starts_at_once(qtbot, session, monkeypatch,
+                                                                                 tmp_path):
+    from models.invert import start_bank
+    from models.invert.presets import preset
+    monkeypatch.setenv("FENERF_CACHE", str(tmp_path))
+    monkeypatch.setattr(start_bank, "_MEMORY", {})
+    settings = preset("quick").replace(iterations=2, size=32, grid=((0, 8),), eval_size=32, eval_steps=8,
+                                       start_candidates=40)
+    wait_task(qtbot, session.new_random_portrait(8))
+
+    def run() -> list:
+        seen = []
+        task = session.invert(settings)
+        task.progress.connect(lambda done, total, text: seen.append((done, total, text)))
+        wait_task(qtbot, task)
+        assert session.current.codes is not None
+        return [s for s in seen if "start codes" in s[2]]
+
+    first = run()
+    assert first and first[-1][:2] == (40, 40)                 # shown while the bank renders
+    assert list(tmp_path.glob("start-banks/*.npz"))
+    monkeypatch.setattr(start_bank, "_MEMORY", {})             # as after a restart: read from the cache
+    assert run() == []
