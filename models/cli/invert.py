@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--preset", default=None,
                    help="official (spec 12.4 numbers) | fast (CPU default) | quick (CPU, low resolution)")
     p.add_argument("--iterations", type=int, help="override the preset's iteration count")
+    p.add_argument("--start-candidates", type=int,
+                   help="sample codes the start search ranks (CPU presets: 512, rendered once per model and "
+                        "cached; 0: start from the average codes, as the official script does)")
     p.add_argument("--lambda-seg", type=float)
     p.add_argument("--lambda-img", type=float)
     p.add_argument("--lambda-percept", type=float)
@@ -52,8 +55,9 @@ def _settings(args: argparse.Namespace):
     try:
         s = preset(args.preset or DEFAULT_PRESET)
         changes = {k: v for k, v in {
-            "iterations": args.iterations, "lambda_seg": args.lambda_seg, "lambda_img": args.lambda_img,
-            "lambda_percept": args.lambda_percept, "lambda_norm": args.lambda_norm, "lpips_net": args.lpips,
+            "iterations": args.iterations, "start_candidates": args.start_candidates,
+            "lambda_seg": args.lambda_seg, "lambda_img": args.lambda_img, "lambda_percept": args.lambda_percept,
+            "lambda_norm": args.lambda_norm, "lpips_net": args.lpips,
         }.items() if v is not None}
         if args.lambda_norm is not None:
             changes["edit_lambda_norm"] = args.lambda_norm          # the edit pass honours it too

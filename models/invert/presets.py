@@ -56,6 +56,8 @@ class InversionSettings:
         for _, side in self.grid:
             if side < 2 or self.size % side:
                 raise ValueError(f"grid side {side} must divide the target size {self.size}")
+        if self.start_candidates < 0:
+            raise ValueError("start_candidates must be >= 0 (0: start from the average codes)")
         if min(self.lambda_seg, self.lambda_img, self.lambda_percept, self.lambda_norm) < 0:
             raise ValueError("loss weights must be >= 0")
         if self.lambda_seg == 0 and self.lambda_img == 0 and self.lambda_percept == 0:

@@ -122,6 +122,19 @@ def test_cli_walkthrough_and_edit(demo_model, tmp_path, capsys):
     assert not torch.equal(edited.effective.geo_freq, ours.effective.geo_freq)
 
 
+def test_cli_start_search_follows_start_candidates(demo_model, tmp_path, capsys):
+    from models.cli import main
+    common = ["--checkpoint", str(demo_model.path), "--image", str(PORTRAIT / "img.jpg"), "--mask",
+              str(PORTRAIT / "mask.png"), "--preset", "quick", "--iterations", "1", "--view-size", "32",
+              "--video-frames", "0"]
+    assert main(["invert", "banked", "--out", str(tmp_path / "banked"), *common]) == 0
+    assert load_codes(tmp_path / "banked" / "banked.fcodes").info["start"].startswith("sample code ")
+    assert main(["invert", "plain", "--out", str(tmp_path / "plain"), "--start-candidates", "0", *common]) == 0
+    assert load_codes(tmp_path / "plain" / "plain.fcodes").info["start"] == "average codes"
+    assert main(["invert", "bad", "--out", str(tmp_path / "bad"), "--start-candidates", "-1", *common]) == 2
+    assert "start_candidates must be >= 0" in capsys.readouterr().err
+
+
 def test_cli_bad_inputs(demo_model, tmp_path, capsys):
     from PIL import Image
 
