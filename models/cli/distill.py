@@ -16,6 +16,10 @@ def register(sub) -> None:
     p.add_argument("--architecture", choices=("demo", "official-grid", "official-nogrid"), default="demo",
                    help="generator sizes of a new run: the demo model's (default) or the official checkpoints' "
                         "(model A, with the 96^3 latent grid, or model B, without)")
+    p.add_argument("--batch", type=int, default=None, help="heads per step of a new run (default 8)")
+    p.add_argument("--points", type=int, default=None, help="points per head and step of a new run (default 2048)")
+    p.add_argument("--image-every", type=int, default=None,
+                   help="steps between the small volume-render losses of a new run (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--export", type=Path, default=None, help="also write the final model here")
@@ -34,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     architecture = {"demo": DEMO_CONFIG, "official-grid": GeneratorConfig.official(grid=True),
                     "official-nogrid": GeneratorConfig.official(grid=False)}[args.architecture]
     settings = DistillSettings(seed=args.seed, generator=architecture.to_dict())
+    for name in ("batch", "points", "image_every"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, getattr(args, name))
     if args.steps:
         settings.steps = args.steps
     distiller = Distiller(args.out, settings, resume=args.resume, init=args.init)

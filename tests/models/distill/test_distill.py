@@ -1,4 +1,5 @@
 """The 3D distillation that makes the demo model: it learns, resumes exactly, and exports a usable model."""
+import json
 import math
 
 import torch
@@ -56,3 +57,15 @@ def test_export_is_a_loadable_model_with_the_procedural_framing(tmp_path):
     restarted = Distiller(tmp_path / "again", _settings(), init=tmp_path / "model.fenerf")
     for key, value in distiller.ema.state_dict().items():
         assert torch.equal(value, restarted.generator.state_dict()[key])
+
+
+def test_cli_makes_an_official_size_run_with_the_given_batch(tmp_path, capsys):
+    from models.cli import main
+    out = tmp_path / "official"
+    assert main(["distill", "--out", str(out), "--architecture", "official-nogrid", "--steps", "1", "--batch", "1",
+                 "--points", "64", "--image-every", "1000"]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert (settings["batch"], settings["points"], settings["image_every"]) == (1, 64, 1000)
+    cfg = load_model(out / "model.fenerf").generator.cfg
+    assert (cfg.hidden_dim, cfg.grid, cfg.geo_layers) == (256, False, 8)
+    assert "exported" in capsys.readouterr().out
