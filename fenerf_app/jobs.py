@@ -173,7 +173,7 @@ def inversion_job(inversion, ctx: JobContext, start=None, fitted_ids: np.ndarray
         if ctx.cancelled:
             inversion.cancel()
         ctx.partial(record)
-        ctx.progress(record.iteration, total, "", check=False)     # a cancel ends the loop, keeping the best
+        ctx.progress(record.iteration, total, "fitting the codes", check=False)   # a cancel ends the loop, keeping the best
     report = None
     if start is not None and fitted_ids is not None and edited_ids is not None:
         report = optional("models.invert.edit", "mask editing").report_for(inversion, start, fitted_ids, edited_ids)

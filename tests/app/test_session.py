@@ -153,6 +153,7 @@ def test_the_first_inversion_reports_the_start_bank_and_the_next_starts_at_once(
         task.progress.connect(lambda done, total, text: seen.append((done, total, text)))
         wait_task(qtbot, task)
         assert session.current.codes is not None
+        assert seen[-1][2] == "fitting the codes"              # the bank's text does not outlive it
         return [s for s in seen if "start codes" in s[2]]
 
     first = run()
