@@ -58,6 +58,7 @@ class StartBank:
         return sorted(scores, key=lambda s: (-s[0], s[1]))
 
 
+@torch.no_grad()
 def start_bank(generator: Generator, count: int, options: RenderOptions,
                progress: Progress | None = None) -> StartBank:
     """The first `count` bank candidates of this generator, their masks rendered frontally with
@@ -87,7 +88,6 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "fenerf"
 
 
-@torch.no_grad()
 def _render_masks(generator: Generator, codes: Codes, opts: RenderOptions, progress: Progress | None) -> np.ndarray:
     count = codes.geo_freq.shape[0]
     masks = []
