@@ -31,6 +31,7 @@ import torch
 from models.field.codes import Codes
 from models.field.generator import Generator
 from models.invert import losses
+from models.invert.evaluation import Evaluation, Preview, evaluate_frontal
 from models.invert.presets import InversionSettings
 from models.invert.rays import RayRenderer, grid_pixels, region_pixels, with_region_rays
 from models.invert.session_codes import PortraitCodes
@@ -39,19 +40,10 @@ from models.invert.start_bank import Progress
 from models.invert.targets import InversionTarget, resize_ids
 from models.labels import merge_left_right
 from models.render.options import RenderOptions
-from models.render.renderer import render
 
 MIN_LPIPS_SIDE = 32        # the VGG/AlexNet stacks need at least this many pixels per side
 FOCUS_MARGIN = 0.03        # an edit's region grows by this fraction of the side before its rays are drawn
 FOCUS_RAYS = 0.5           # extra rays from that region per iteration, as a fraction of the grid's
-
-
-@dataclass
-class Preview:
-    """A deterministic frontal render of the current codes at the evaluation size."""
-
-    rgb: np.ndarray        # (R, R, 3) uint8
-    mask: np.ndarray       # (R, R) uint8 ids
 
 
 @dataclass
@@ -87,14 +79,6 @@ class RenderSetup:
         """Deterministic render options of this camera."""
         return RenderOptions(img_size=size, num_steps=steps, fov=self.fov, ray_start=self.ray_start,
                              ray_end=self.ray_end)
-
-
-@dataclass
-class Evaluation:
-    miou: float
-    miou19: float
-    image_mse: float
-    preview: Preview
 
 
 @dataclass
@@ -176,13 +160,8 @@ class Inversion:
     def evaluate(self, codes: Codes) -> Evaluation:
         """Deterministic frontal render at the evaluation size: mIoU, image MSE and a preview."""
         s = self.settings
-        opts = self.setup.options(s.eval_size, s.eval_steps)
-        result = render(self.gen, codes.to(self.gen.device), math.pi / 2, math.pi / 2, opts)
-        pred = result.mask_ids()
-        scored = merge_left_right(pred) if self.merge_sides else pred
-        rgb = result.image[0, -3:].permute(1, 2, 0).cpu()
-        return Evaluation(losses.present_miou(scored, self._eval_ids), losses.official_miou(scored, self._eval_ids),
-                          float(torch.mean((rgb - self._eval_rgb) ** 2)), Preview(result.rgb_uint8(), pred))
+        return evaluate_frontal(self.gen, codes, self.setup.options(s.eval_size, s.eval_steps), self._eval_ids,
+                                self._eval_rgb, self.merge_sides)
 
     def __iter__(self) -> Iterator[StepRecord]:
         return self._steps()

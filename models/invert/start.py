@@ -17,12 +17,11 @@ import torch
 
 from models.field.codes import Codes
 from models.field.generator import Generator
-from models.invert import losses
+from models.invert.evaluation import evaluate_frontal
 from models.invert.start_bank import BANK_PSI, BANK_SIZE, Progress, start_bank
 from models.invert.targets import InversionTarget
 from models.labels import merge_left_right
 from models.render.options import RenderOptions
-from models.render.renderer import render
 
 RESCORED = 4                       # best-ranked candidates rendered again at the evaluation's settings
 
@@ -39,31 +38,22 @@ def choose_start(generator: Generator, target: InversionTarget, count: int, use_
     """The best-scoring candidate: (name, codes, score), score = mIoU - image MSE (without image
     terms, mIoU only) of a render with `render_options` (the run's evaluation). `progress(done,
     total)` follows the first rendering of a model's bank; it may raise to cancel."""
-    average = ("average codes", generator.average_codes())
-    if count <= 0:
-        return (*average, _score(generator, average[1], target, use_image, render_options, merge_sides))
-    bank = start_bank(generator, count, render_options, progress)
-    ids = target.ids_at(BANK_SIZE)
-    if merge_sides:
-        ids = merge_left_right(ids)
-    ranked = [(candidate_name(bank.seeds[k]), bank.codes.select(k)) for _, k in bank.ranked(ids, merge_sides)]
+    size = render_options.img_size
+    ids, rgb = target.ids_at(size), torch.from_numpy(target.image_at(size)).float() / 127.5 - 1
+
+    def score(codes: Codes) -> float:
+        ev = evaluate_frontal(generator, codes, render_options, ids, rgb, merge_sides)
+        return ev.miou - (ev.image_mse if use_image else 0.0)
+
+    finalists = [("average codes", generator.average_codes())]
+    if count > 0:
+        bank = start_bank(generator, count, render_options, progress)
+        bank_ids = target.ids_at(BANK_SIZE)
+        ranked = bank.ranked(merge_left_right(bank_ids) if merge_sides else bank_ids, merge_sides)
+        finalists += [(candidate_name(bank.seeds[k]), bank.codes.select(k)) for _, k in ranked[:RESCORED]]
     best = ("", None, -math.inf)
-    for name, codes in [average] + ranked[:RESCORED]:
-        score = _score(generator, codes, target, use_image, render_options, merge_sides)
-        if score > best[2]:
-            best = (name, codes, score)
+    for name, codes in finalists:
+        value = score(codes)
+        if value > best[2]:
+            best = (name, codes, value)
     return best
-
-
-def _score(generator: Generator, codes: Codes, target: InversionTarget, use_image: bool, opts: RenderOptions,
-           merge_sides: bool) -> float:
-    result = render(generator, codes.to(generator.device), math.pi / 2, math.pi / 2, opts)
-    pred = result.mask_ids()
-    ids = target.ids_at(opts.img_size)
-    if merge_sides:
-        pred, ids = merge_left_right(pred), merge_left_right(ids)
-    score = losses.present_miou(pred, ids)
-    if use_image:
-        rgb = torch.from_numpy(target.image_at(opts.img_size)).float() / 127.5 - 1
-        score -= float(torch.mean((result.image[0, -3:].permute(1, 2, 0).cpu() - rgb) ** 2))
-    return score
