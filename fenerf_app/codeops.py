@@ -1,5 +1,7 @@
 """Latent-code operations of the session (a mixin of `StudioSession`): truncation, random codes,
-interpolation, reset, copying and swapping appearance. All are instant (no worker thread)."""
+interpolation, reset, copying and swapping appearance. All are instant (no worker thread).
+Between tuned portraits appearance moves with its tuned weights too (`models.invert.swap.swap_tuned`:
+one portrait's tuned geometry with the other's tuned texture)."""
 from __future__ import annotations
 
 from fenerf_app.errors import UserError
@@ -23,6 +25,11 @@ class CodeOperations:
         if portrait.codes is None:
             raise UserError(f"{portrait.name} has no codes yet: invert it first")
         return portrait.codes
+
+    def _swapped_tuned(self, geometry: Portrait, appearance: Portrait):
+        """Tuned weights of `geometry`'s shape with `appearance`'s texture (None when neither is tuned)."""
+        from models.invert.swap import swap_tuned
+        return swap_tuned(geometry.tuned, appearance.tuned, self.require_model().generator)
 
     def set_psi(self, psi: float) -> None:
         """Truncation of the current portrait's codes towards the average (1 = none)."""
@@ -63,6 +70,7 @@ class CodeOperations:
         portrait = self.require_portrait()
         source = self.portraits[source_id]
         self._change_codes(portrait, self._require_codes(portrait).with_appearance_of(self._require_codes(source)))
+        portrait.set_tuned(self._swapped_tuned(portrait, source))
         self.notice.emit(f"{portrait.name} now has the appearance of {source.name}")
 
     def swap_appearance(self, first_id: str, second_id: str) -> None:
@@ -71,6 +79,9 @@ class CodeOperations:
             raise UserError("choose two different portraits to swap their appearance")
         a, b = self.portraits[first_id], self.portraits[second_id]
         codes_a, codes_b = self._require_codes(a), self._require_codes(b)
+        tuned_a, tuned_b = self._swapped_tuned(a, b), self._swapped_tuned(b, a)
+        a.set_tuned(tuned_a)
+        b.set_tuned(tuned_b)
         self._change_codes(a, codes_a.with_appearance_of(codes_b))
         self._change_codes(b, codes_b.with_appearance_of(codes_a))
         self.notice.emit(f"Swapped the appearance of {a.name} and {b.name}")

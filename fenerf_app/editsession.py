@@ -7,14 +7,18 @@
                                    and the mask the codes were fitted to (ID PNGs named by content,
                                    so a mask that is both is one file)
     SESSION/<id>/codes.npz         current and reset codes (float32)
+    SESSION/<id>/tuned-<key>.ftune the portrait's tuned generator weights, when it was tuned (named by
+                                   content: written once per tuning, validated like a checkpoint)
 
 Every file is written to a temporary name in its folder and renamed; session.json is written
 last, so a crash at any moment leaves the previous consistent session or the new one. The
 autosaver writes a few seconds after a change at most, on a worker thread. The automatic and
-fitted masks are optional on reading: a bad one is left out with a note, the rest restores.
+fitted masks and the tuned weights are optional on reading: a bad one is left out with a note, the
+rest restores.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -36,6 +40,7 @@ from models.labels import LabelError, validate_ids
 
 FORMAT = "fenerf-studio-session"
 VERSION = 1
+TUNED_PREFIX = "tuned-"
 MANIFEST = "session.json"
 
 
@@ -60,6 +65,7 @@ class PortraitSnapshot:
     settings: dict
     auto_mask: np.ndarray | None
     fitted_mask: np.ndarray | None
+    tuned: object | None = None          # TunedWeights (never changed in place: a new tuning makes a new one)
 
 
 def _mask_copy(mask: np.ndarray | None) -> np.ndarray | None:
@@ -78,7 +84,7 @@ def snapshot_portrait(portrait: Portrait) -> PortraitSnapshot:
     return PortraitSnapshot(portrait.id, portrait.name, None if portrait.source is None else str(portrait.source),
                             portrait.crop, portrait.transform, tuple(timeline.states), timeline.position, arrays,
                             float(portrait.psi), dict(portrait.settings), _mask_copy(portrait.auto_mask),
-                            _mask_copy(portrait.fitted_mask))
+                            _mask_copy(portrait.fitted_mask), portrait.tuned)
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -95,6 +101,19 @@ def _mask_file(folder: Path, home: Path, key: str, array: Callable[[], np.ndarra
     path = home / "masks" / f"{key}.png"
     if not path.exists():
         _write_png(path, array())
+    return path.relative_to(folder).as_posix()
+
+
+def _tuned_file(folder: Path, home: Path, tuned) -> str:
+    """Write tuned weights under a content key unless that file exists; its path in the manifest."""
+    from models.invert.tuned_weights import SUFFIX, save_tuned
+    digest = hashlib.sha1()
+    for name, tensor in tuned.tensors.items():
+        digest.update(name.encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    path = home / f"{TUNED_PREFIX}{digest.hexdigest()[:16]}{SUFFIX}"
+    if not path.exists():
+        save_tuned(path, tuned)
     return path.relative_to(folder).as_posix()
 
 
@@ -121,6 +140,7 @@ def _write_portrait(folder: Path, snap: PortraitSnapshot) -> dict:
     for name, mask in (("auto_mask", snap.auto_mask), ("fitted_mask", snap.fitted_mask)):
         entry[name] = None if mask is None else _mask_file(folder, home, MaskState.of(mask, name).key,
                                                            lambda mask=mask: mask)
+    entry["tuned"] = None if snap.tuned is None else _tuned_file(folder, home, snap.tuned)
     if snap.codes is not None:
         codes = home / "codes.npz"
         with atomic_path(codes) as tmp:
@@ -149,8 +169,10 @@ def _collect_garbage(folder: Path, entries: list[dict]) -> None:
     for child in folder.iterdir():
         if child.is_dir() and child.name not in kept and (child / "masks").is_dir():
             shutil.rmtree(child, ignore_errors=True)
+    used |= {e["tuned"] for e in entries if e.get("tuned")}
     for entry in entries:
-        for path in (folder / entry["id"] / "masks").glob("*.png"):
+        home = folder / entry["id"]
+        for path in [*(home / "masks").glob("*.png"), *home.glob(f"{TUNED_PREFIX}*.ftune")]:
             if path.relative_to(folder).as_posix() not in used:
                 path.unlink(missing_ok=True)
 
@@ -171,6 +193,7 @@ class RestoredPortrait:
     settings: dict
     auto_mask: np.ndarray | None
     fitted_mask: np.ndarray | None
+    tuned: object | None = None
 
 
 @dataclass
@@ -213,6 +236,24 @@ def _read_optional_mask(folder: Path, relative: str | None, shape: tuple[int, in
         notes.append(f"{label} left out ({exc})")
         return None
     return mask
+
+
+def _read_optional_tuned(folder: Path, relative: str | None, label: str, notes: list[str]):
+    """Tuned weights the portrait can do without: None, with a note, when the entry or the file is bad
+    (checked like a checkpoint: names, shapes, dtype, finite values, size; never unpickled)."""
+    if not relative:
+        return None
+    from models.invert.tuned_weights import load_tuned
+    from models.io.errors import CheckpointError
+    path = folder / str(relative)
+    try:
+        if Path(str(relative)).is_absolute() or ".." in Path(str(relative)).parts \
+                or not path.resolve().is_relative_to(folder.resolve()):
+            raise SessionError(f"{relative!r}: tuned weights must be a file inside the session folder")
+        return load_tuned(path)
+    except (SessionError, CheckpointError) as exc:
+        notes.append(f"{label} left out ({exc})")
+        return None
 
 
 def _read_codes(path: Path) -> tuple[Codes | None, Codes | None]:
@@ -264,7 +305,9 @@ def read_session(folder: str | Path) -> RestoredSession:
             portraits.append(RestoredPortrait(str(entry["id"]), name, source, crop, entry.get("transform"),
                                               states, int(history["position"]), codes, start,
                                               float(entry.get("psi", 1.0)), dict(entry.get("settings") or {}),
-                                              auto, fitted))
+                                              auto, fitted,
+                                              _read_optional_tuned(folder, entry.get("tuned"),
+                                                                   f"{name}: tuned weights", notes)))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, SessionError):
             raise

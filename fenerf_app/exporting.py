@@ -64,42 +64,42 @@ def _cancellable():
         raise Cancelled() from None
 
 
-def multiview_job(model, codes: Codes, options: MultiviewOptions, ctx: JobContext) -> Path:
+def multiview_job(generator, defaults: dict, codes: Codes, options: MultiviewOptions, ctx: JobContext) -> Path:
     """Images, masks and grids of the face from several yaws, into a folder."""
     multiview = optional("models.export.multiview", "multiview export")
-    opts = render_defaults_options(model.render_defaults, options.size, options.steps)
+    opts = render_defaults_options(defaults, options.size, options.steps)
     progress, cancel = _hooks(ctx, "rendering views")
     with _cancellable():
-        results = multiview.render_views(model.generator, codes, opts, multiview.official_views(options.yaw_offsets),
+        results = multiview.render_views(generator, codes, opts, multiview.official_views(options.yaw_offsets),
                                          progress=progress, cancel=cancel)
     multiview.save_views(results, options.out, "portrait")
     return options.out
 
 
-def video_job(model, codes: Codes, options: VideoOptions, ctx: JobContext) -> Path:
+def video_job(generator, defaults: dict, codes: Codes, options: VideoOptions, ctx: JobContext) -> Path:
     """A video of the face along a camera path ([RGB | mask | depth] frames), mp4 or GIF by suffix."""
     video = optional("models.export.video", "video export")
     suffix = options.out.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise ValueError(f"{options.out}: choose a .mp4 or .gif file name for the video")
-    opts = render_defaults_options(model.render_defaults, options.size, options.steps)
+    opts = render_defaults_options(defaults, options.size, options.steps)
     progress, cancel = _hooks(ctx, "rendering frames")
     with _cancellable():
         ctx.progress(0, options.frames, "baking the face", check=False)
-        frames = video.render_frames(model.generator, codes, None, "none", options.trajectory, options.frames,
+        frames = video.render_frames(generator, codes, None, "none", options.trajectory, options.frames,
                                      opts, options.bake_resolution, progress, cancel)
     ctx.progress(options.frames, options.frames, "writing the file", check=False)
     save = video.save_mp4 if suffix == ".mp4" else video.save_gif
     return save(options.out, frames, options.fps)
 
 
-def mesh_job(model, codes: Codes, options: MeshOptions, ctx: JobContext) -> Path:
+def mesh_job(generator, defaults: dict, codes: Codes, options: MeshOptions, ctx: JobContext) -> Path:
     """Marching cubes on the face's density, vertices coloured by label or by RGB."""
     mesh_module = optional("models.export.mesh", "mesh export")
     from models.render.field_views import FoldedField
     if options.colour not in ("labels", "rgb"):
         raise ValueError(f"unknown mesh colouring {options.colour!r}; use labels or rgb")
-    field = FoldedField(model.generator, codes, lock_view=True)
+    field = FoldedField(generator, codes, lock_view=True)
     progress, cancel = _hooks(ctx, "sampling the density")
     with _cancellable():
         mesh, _grid = mesh_module.face_mesh(field, options.resolution, options.level, progress=progress,

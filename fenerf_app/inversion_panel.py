@@ -1,12 +1,13 @@
-"""The inversion panel: preset, start / cancel, re-invert the geometry after a mask edit, live
-loss and mIoU curves and a live preview of the current fit."""
+"""The inversion panel: preset, whether to tune the generator after the codes, start / cancel,
+re-invert the geometry after a mask edit, live loss and mIoU curves and a live preview of the
+current fit (the tuning stage's curves continue the code fit's)."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPixmap
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from fenerf_app.errors import attempt, show_error
 from fenerf_app.portrait import Portrait
@@ -14,7 +15,8 @@ from fenerf_app.session import StudioSession
 from fenerf_app.viewport import to_qimage
 from models.labels import colorize
 
-LOSS_COLOURS = {"total": "#eeeeee", "seg": "#4fc3f7", "img": "#ffb74d", "percept": "#ba68c8", "norm": "#81c784"}
+LOSS_COLOURS = {"total": "#eeeeee", "seg": "#4fc3f7", "img": "#ffb74d", "percept": "#ba68c8", "norm": "#81c784",
+                "edges": "#e57373", "locality": "#fff176", "shape": "#a1887f"}
 PREVIEW_SIDE = 96
 
 
@@ -35,6 +37,7 @@ class InversionPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.presets: dict = {}
+        self.tune_presets: dict = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
@@ -43,6 +46,11 @@ class InversionPanel(QWidget):
         row.addWidget(QLabel("Preset"))
         row.addWidget(self.preset_combo, 1)
         layout.addLayout(row)
+        self.tune_check = QCheckBox("Tune the generator to the photo")
+        self.tune_check.setChecked(True)
+        self.tune_check.setToolTip("After fitting the codes, tune the model's weights around them so the face is "
+                                   "the photo's (pivotal tuning); off: codes only, as the official tool")
+        layout.addWidget(self.tune_check)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Invert")
         self.start_button.setToolTip("Fit the codes to the photo and its mask")
@@ -75,6 +83,7 @@ class InversionPanel(QWidget):
         self.miou_curve = self.miou_plot.plot(pen=pg.mkPen("#4fc3f7", width=2), symbol="o", symbolSize=4)
         layout.addWidget(self.plots, 1)
         self._history: dict[str, list] = {}
+        self._offset, self._phase = 0, "fitting the codes"
         self._load_presets()
         session.inversionRecord.connect(self._on_record)
         session.taskStarted.connect(lambda kind, text: self._on_started(text) if kind == "invert" else None)
@@ -91,13 +100,16 @@ class InversionPanel(QWidget):
             self.preset_combo.addItem("(inversion is not available in this build)")
             self.preset_combo.setEnabled(False)
             return
+        from models.invert.tune_settings import TUNE_PRESETS
         for name, settings in PRESETS.items():
-            self.add_preset(name, settings)
+            self.add_preset(name, settings, TUNE_PRESETS.get(name))
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(DEFAULT_PRESET))
 
-    def add_preset(self, name: str, settings) -> None:
-        """Offer another preset (InversionSettings) and select it."""
+    def add_preset(self, name: str, settings, tune=None) -> None:
+        """Offer another preset (InversionSettings, and the TuneSettings that go with it) and select it."""
         self.presets[name] = settings
+        if tune is not None:
+            self.tune_presets[name] = tune
         text = f"{name}: {settings.iterations} iterations at {settings.size} px"
         self.preset_combo.addItem(text, name)
         self.preset_combo.setCurrentIndex(self.preset_combo.count() - 1)
@@ -113,7 +125,14 @@ class InversionPanel(QWidget):
             show_error(self, "Cannot invert", "inversion is not available in this build (models/invert is missing)")
             return
         title = "Cannot re-invert the geometry" if geometry_only else "Cannot invert"
-        attempt(self, title, self.session.invert, settings, geometry_only)
+        attempt(self, title, self.session.invert, settings, geometry_only, self.tune_preset())
+
+    def tune_preset(self):
+        """The tuning settings that go with the chosen inversion preset (the `fast` ones for a preset
+        without its own), None when tuning is off."""
+        if not self.tune_check.isChecked():
+            return None
+        return self.tune_presets.get(self.preset_combo.currentData(), self.tune_presets.get("fast"))
 
     def _update_buttons(self) -> None:
         running = self.session.busy("invert")
@@ -123,9 +142,11 @@ class InversionPanel(QWidget):
         self.reinvert_button.setEnabled(ready and not running and portrait.codes is not None)
         self.cancel_button.setEnabled(running)
         self.preset_combo.setEnabled(not running and self.settings() is not None)
+        self.tune_check.setEnabled(not running)
 
     def _on_started(self, text: str) -> None:
         self._history = {"iteration": [], **{k: [] for k in LOSS_COLOURS}, "eval_iteration": [], "miou": []}
+        self._offset, self._phase = 0, "fitting the codes"
         for curve in (*self.loss_curves.values(), self.miou_curve):
             curve.setData([], [])
         self.status.setText(f"{text}...")
@@ -139,8 +160,11 @@ class InversionPanel(QWidget):
 
     def _on_record(self, portrait: Portrait, record) -> None:
         history = self._history
+        if record.iteration == 0 and history["eval_iteration"]:        # the tuning stage begins
+            self._offset, self._phase = history["eval_iteration"][-1], "tuning the generator"
+        iteration = self._offset + record.iteration
         if record.losses:
-            history["iteration"].append(record.iteration)
+            history["iteration"].append(iteration)
             for key in LOSS_COLOURS:                  # a log axis: terms that are 0 (unused, or the
                 value = record.losses.get(key, 0.0)   # norm at the start) are left out of the curve
                 history[key].append(value if value > 0 else np.nan)
@@ -148,13 +172,14 @@ class InversionPanel(QWidget):
                 if not np.isnan(history[key]).all():
                     curve.setData(history["iteration"], history[key])
         if record.miou is not None:
-            history["eval_iteration"].append(record.iteration)
+            history["eval_iteration"].append(iteration)
             history["miou"].append(record.miou)
             self.miou_curve.setData(history["eval_iteration"], history["miou"])
         if record.preview is not None:
             strip = preview_strip(portrait.crop, record.preview.rgb, record.preview.mask)
             self.preview.setPixmap(QPixmap.fromImage(to_qimage(strip)))
         miou = f", mIoU {record.miou:.3f}" if record.miou is not None else ""
+        psnr = f", PSNR {record.losses['psnr']:.2f} dB" if "psnr" in record.losses else ""
         loss = f"loss {record.losses['total']:.4f}" if "total" in record.losses else "starting"
-        self.status.setText(f"{portrait.name}: iteration {record.iteration}, {loss}{miou}, "
+        self.status.setText(f"{portrait.name}, {self._phase}: iteration {record.iteration}, {loss}{miou}{psnr}, "
                             f"{record.elapsed:.1f} s")

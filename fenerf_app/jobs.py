@@ -162,6 +162,7 @@ class InversionOutcome:
 
     best: object
     edit_report: object | None = None
+    tuned: object | None = None          # TunedWeights when the tuning stage ran
 
 
 def inversion_job(inversion, ctx: JobContext, start=None, fitted_ids: np.ndarray | None = None,
@@ -178,6 +179,24 @@ def inversion_job(inversion, ctx: JobContext, start=None, fitted_ids: np.ndarray
     if start is not None and fitted_ids is not None and edited_ids is not None:
         report = optional("models.invert.edit", "mask editing").report_for(inversion, start, fitted_ids, edited_ids)
     return InversionOutcome(inversion.best, report)
+
+
+def tuning_job(gen: Generator, defaults: dict, crop: np.ndarray, ids: np.ndarray, best, settings, ctx: JobContext):
+    """Tune the generator around the fitted codes (`best`, PortraitCodes), handing every record to the
+    UI; a cancel ends the loop and keeps the best tuned weights so far."""
+    tune = optional("models.invert.tune", "tuning")
+    optimize = optional("models.invert.optimize", "inversion")
+    targets = optional("models.invert.targets", "inversion")
+    target = targets.make_target(crop, ids, settings.size, crop="none", background_mask=True)
+    perceptual, _ = perceptual_for(settings, ctx)
+    tuning = tune.Tuning(gen, target, best.effective, settings, perceptual,
+                         setup=optimize.RenderSetup.from_defaults(defaults))
+    for record in tuning:
+        if ctx.cancelled:
+            tuning.cancel()
+        ctx.partial(record)
+        ctx.progress(record.iteration, settings.iterations, "tuning the generator", check=False)
+    return tuning.best
 
 
 # -- training --------------------------------------------------------------------------------

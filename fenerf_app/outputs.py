@@ -10,7 +10,7 @@ from fenerf_app.workers import Task
 
 
 class Outputs:
-    """Needs from the host: run_job, cancel, require_model, require_portrait, average_codes,
+    """Needs from the host: run_job, cancel, require_model, require_portrait, average_codes, generator_for,
     trainingMetrics, notice, training_control."""
 
     # -- training ----------------------------------------------------------------------------
@@ -44,22 +44,23 @@ class Outputs:
         codes = portrait.effective_codes(self.average_codes())
         if codes is None:
             raise UserError(f"{portrait.name} has no codes yet: invert it (or press Random) before exporting")
+        generator = self.generator_for(portrait)
         return self.run_job("export", f"{description} of {portrait.name}",
-                            lambda ctx: fn(model, codes, ctx),
+                            lambda ctx: fn(generator, model.render_defaults, codes, ctx),
                             lambda written: self.notice.emit(f"Exported {written}"),
                             f"{description} failed")
 
     def export_multiview(self, options: exporting.MultiviewOptions) -> Task:
         """Images and masks of the current portrait from several yaws, into a folder."""
         return self._export("Multiview export",
-                            lambda model, codes, ctx: exporting.multiview_job(model, codes, options, ctx))
+                            lambda gen, defaults, codes, ctx: exporting.multiview_job(gen, defaults, codes, options, ctx))
 
     def export_video(self, options: exporting.VideoOptions) -> Task:
         """A video of the current portrait along a camera trajectory."""
         return self._export("Video export",
-                            lambda model, codes, ctx: exporting.video_job(model, codes, options, ctx))
+                            lambda gen, defaults, codes, ctx: exporting.video_job(gen, defaults, codes, options, ctx))
 
     def export_mesh(self, options: exporting.MeshOptions) -> Task:
         """A mesh of the current portrait's surface, coloured by labels or RGB."""
         return self._export("Mesh export",
-                            lambda model, codes, ctx: exporting.mesh_job(model, codes, options, ctx))
+                            lambda gen, defaults, codes, ctx: exporting.mesh_job(gen, defaults, codes, options, ctx))

@@ -101,7 +101,7 @@ class ViewPanel(QWidget):
             model = session.model
             codes = portrait.effective_codes(session.average_codes())
             key = (id(model), portrait.id, portrait.version, portrait.psi)
-            self.viewport.set_scene(Scene(model.generator, codes, key, model.render_defaults))
+            self.viewport.set_scene(Scene(session.generator_for(portrait), codes, key, model.render_defaults))
 
 
 class PortraitList(QListWidget):

@@ -109,7 +109,9 @@ class Portrait:
     inversion: object | None = None                 # last inversion result (geometry re-inversion start; not saved)
     fitted_mask: np.ndarray | None = None           # the mask the codes were last fitted to (an edit's reference; saved)
     auto_mask: np.ndarray | None = None             # the photo's automatic mask (saved)
-    version: int = 0                                # bumped when codes or settings change
+    tuned: object | None = None                     # TunedWeights of the tuning stage (saved), None: untuned
+    tuned_generator: object | None = None           # the model carrying `tuned` (made on first use; not saved)
+    version: int = 0                                # bumped when codes, tuned weights or settings change
 
     @property
     def document(self) -> LabelDocument:
@@ -127,6 +129,11 @@ class Portrait:
         self.fitted_mask = None
         if reset_point:
             self.start_codes = self.codes
+        self.version += 1
+
+    def set_tuned(self, tuned) -> None:
+        """Render with these tuned weights from now on (None: the model as it is)."""
+        self.tuned, self.tuned_generator = tuned, None
         self.version += 1
 
     def touch(self) -> None:

@@ -134,8 +134,10 @@ class StudioSession(CodeOperations, Outputs, QObject):
         model.generator.average_codes()          # cached; computed by the loading job already
         self.model = model
         for portrait in self.portraits.values():
+            portrait.tuned_generator = None
             if portrait.codes is not None and not self._codes_fit(portrait.codes):
                 portrait.set_codes(None, reset_point=True)
+                portrait.set_tuned(None)
                 portrait.inversion = None
                 self.notice.emit(f"{portrait.name}: its codes belong to another model; invert it again")
         self.modelChanged.emit(model)
@@ -154,6 +156,21 @@ class StudioSession(CodeOperations, Outputs, QObject):
 
     def average_codes(self) -> Codes:
         return self.require_model().generator.average_codes()
+
+    def generator_for(self, portrait: Portrait):
+        """The generator a portrait renders with: the model's, or a copy carrying the portrait's tuned
+        weights (made once). Tuned weights that do not fit the model are dropped with a notice."""
+        gen = self.require_model().generator
+        if portrait.tuned is None:
+            return gen
+        if portrait.tuned_generator is None:
+            try:
+                portrait.tuned_generator = portrait.tuned.applied(gen)
+            except ValueError as exc:
+                portrait.set_tuned(None)
+                self.notice.emit(f"{portrait.name}: tuned weights left out ({exc}); showing the untuned model")
+                return gen
+        return portrait.tuned_generator
 
     # -- portraits ---------------------------------------------------------------------------
     def require_portrait(self) -> Portrait:
@@ -251,13 +268,19 @@ class StudioSession(CodeOperations, Outputs, QObject):
         portrait.touch()
 
     # -- inversion ---------------------------------------------------------------------------
-    def invert(self, settings, geometry_only: bool = False) -> Task:
+    def invert(self, settings, geometry_only: bool = False, tune=None) -> Task:
         """Fit the current portrait's codes to its crop and mask (`geometry_only`: the edit pass,
-        moving only the geometry towards the painted mask from the current codes)."""
+        moving only the geometry towards the painted mask from the current codes, with the portrait's
+        tuned weights if it has some). `tune` (TuneSettings or a preset name; reconstruction only)
+        then tunes the generator around the fitted codes; None keeps the official codes-only result."""
         model = self.require_model()
         portrait = self.require_portrait()
         if isinstance(settings, str):
             settings = jobs.optional("models.invert.presets", "inversion").preset(settings)
+        if isinstance(tune, str):
+            tune = jobs.optional("models.invert.tune_settings", "tuning").tune_preset(tune)
+        tune = None if geometry_only else tune
+        generator = self.generator_for(portrait) if geometry_only else model.generator
         start = self._start_codes(portrait) if geometry_only else None
         if geometry_only and start is None:
             raise UserError(f"{portrait.name}: invert it first; the geometry re-inversion starts from its codes")
@@ -267,16 +290,21 @@ class StudioSession(CodeOperations, Outputs, QObject):
         name = "Re-inverting the geometry" if geometry_only else "Inverting"
 
         def job(ctx):
-            inversion, note = jobs.make_inversion(model.generator, model.render_defaults, crop, ids, settings,
+            inversion, note = jobs.make_inversion(generator, model.render_defaults, crop, ids, settings,
                                                   start, geometry_only, ctx, fitted)
             if note:
                 ctx.partial(note)
-            return jobs.inversion_job(inversion, ctx, start, fitted, ids if geometry_only else None)
+            outcome = jobs.inversion_job(inversion, ctx, start, fitted, ids if geometry_only else None)
+            if tune is not None and not ctx.cancelled:
+                outcome.tuned = jobs.tuning_job(model.generator, model.render_defaults, crop, ids, outcome.best,
+                                                tune, ctx)
+            return outcome
 
         task = self.run_job("invert", f"{name} {portrait.name}", job,
                             lambda outcome: self._inverted(portrait, outcome, ids, geometry_only), f"{name} failed")
         task.partial.connect(lambda value: self._inversion_partial(portrait, value))
-        portrait.settings["inversion"] = {"preset": settings.to_dict(), "geometry_only": geometry_only}
+        portrait.settings["inversion"] = {"preset": settings.to_dict(), "geometry_only": geometry_only,
+                                          "tune": None if tune is None else tune.to_dict()}
         return task
 
     def _start_codes(self, portrait: Portrait):
@@ -300,10 +328,16 @@ class StudioSession(CodeOperations, Outputs, QObject):
         portrait.inversion = best
         portrait.psi = 1.0
         portrait.set_codes(best.effective, reset_point=True)
+        if not geometry_only:
+            portrait.set_tuned(outcome.tuned)
         portrait.fitted_mask = ids
         info = best.info
         what = "geometry re-inverted" if geometry_only else "inverted"
         score = f" (mIoU {info['miou']:.3f} at iteration {info.get('iteration')})" if "miou" in info else ""
+        if outcome.tuned is not None:
+            t = outcome.tuned.info
+            score += (f"; tuned: foreground PSNR {t.get('psnr', float('nan')):.2f} dB, "
+                      f"mIoU {t.get('miou', float('nan')):.3f}")
         report = "" if outcome.edit_report is None else "; " + "; ".join(outcome.edit_report.lines())
         self.notice.emit(f"{portrait.name} {what}{score}{report}")
         self.codesChanged.emit(portrait)

@@ -21,5 +21,6 @@ def restore_portraits(restored: RestoredSession,
                             transform=item.transform, psi=item.psi, settings=item.settings)
         portrait.codes, portrait.start_codes = item.codes, item.start_codes
         portrait.auto_mask, portrait.fitted_mask = item.auto_mask, item.fitted_mask
+        portrait.tuned = item.tuned
         portraits.append(portrait)
     return portraits

@@ -83,6 +83,11 @@ class Viewport(QWidget):
     def mode(self) -> str:
         return self._mode
 
+    @property
+    def scene(self) -> Scene | None:
+        """What the view shows (None: a message)."""
+        return self._scene
+
     def set_scene(self, scene: Scene | None, message: str = "") -> None:
         """Show other content (None: nothing, with `message`); the camera is kept."""
         if scene is not None and (self._scene is None or scene.generator is not self._scene.generator):

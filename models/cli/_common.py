@@ -67,17 +67,19 @@ def add_face_arguments(parser: argparse.ArgumentParser, codes_files: int = 1) ->
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
-def faces_from_args(args: argparse.Namespace, model, psi: float, pairs: bool = False) -> list[tuple[str, list]]:
-    """[(name, [Codes, ...])]: one entry per seed (its codes, and with `pairs` those of seed + 1
-    to interpolate towards), or one entry holding the codes of the --codes files."""
-    from models.export.common import codes_from_file, seed_codes
+def faces_from_args(args: argparse.Namespace, model, psi: float, pairs: bool = False) -> list[tuple[str, list, object]]:
+    """[(name, [Codes, ...], generator)]: one entry per seed (its codes, and with `pairs` those of
+    seed + 1 to interpolate towards), or one entry holding the codes of the --codes files. The
+    generator carries the first codes file's tuned weights when it names some (a tuned portrait
+    renders as tuned everywhere), else it is the model's."""
+    from models.export.common import portrait_from_file, seed_codes
     from models.io.errors import CheckpointError
     gen = model.generator
     if args.codes:
         try:
-            codes = [codes_from_file(path, gen) for path in args.codes]
+            portraits = [portrait_from_file(path, gen) for path in args.codes]
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
-        return [("_".join(p.stem for p in args.codes), codes)]
-    return [(f"seed{s:04d}", [seed_codes(gen, t, psi) for t in ((s, s + 1) if pairs else (s,))])
+        return [("_".join(p.stem for p in args.codes), [codes for codes, _ in portraits], portraits[0][1])]
+    return [(f"seed{s:04d}", [seed_codes(gen, t, psi) for t in ((s, s + 1) if pairs else (s,))], gen)
             for s in args.seeds or [0]]

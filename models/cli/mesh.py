@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{model.name} ({model.kind}): {len(faces)} face(s), {args.resolution}^3 grid over a {args.cube} cube, "
           f"level {args.level:g}")
-    for name, codes in faces:
-        field = FoldedField(model.generator, codes[0], lock_view=True)
+    for name, codes, gen in faces:
+        field = FoldedField(gen, codes[0], lock_view=True)
         with tqdm(total=args.resolution, unit="plane", desc=name) as bar:
             mesh, grid = face_mesh(field, args.resolution, args.level, args.cube, args.exact,
                                    progress=lambda d, _t: bar.update(d - bar.n))

@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     source = f"bake {args.baked}^3" if args.baked else f"{opts.num_steps}+{opts.num_steps} samples, {opts.mode}"
     print(f"{model.name} ({model.kind}): {len(faces)} face(s) x {len(VIEW_OFFSETS)} views, {opts.img_size}px, {source}")
     with tqdm(total=len(faces) * len(VIEW_OFFSETS), unit="view") as bar:
-        for name, codes in faces:
-            results = render_views(model.generator, codes[0], opts, bake_resolution=args.baked,
+        for name, codes, gen in faces:
+            results = render_views(gen, codes[0], opts, bake_resolution=args.baked,
                                    progress=lambda *_: bar.update())
             save_views(results, args.out, name)
     print(f"wrote {args.out}")

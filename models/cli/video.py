@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     source = f"bake {args.bake_resolution}^3" if args.latent == "none" else "direct renders"
     print(f"{model.name} ({model.kind}): {len(faces)} video(s), {args.frames} frames, {args.trajectory}, "
           f"latent {args.latent}, {opts.img_size}px, {source}")
-    for name, codes in faces:
+    for name, codes, gen in faces:
         with tqdm(total=args.frames, unit="frame", desc=name) as bar:
-            frames = render_frames(model.generator, codes[0], codes[1] if len(codes) > 1 else None, args.latent,
+            frames = render_frames(gen, codes[0], codes[1] if len(codes) > 1 else None, args.latent,
                                    args.trajectory, args.frames, opts, args.bake_resolution,
                                    progress=lambda *_: bar.update())
         stem = args.out / f"video_{args.latent}_{args.trajectory}_{name}"

@@ -27,18 +27,21 @@ def seed_codes(generator: Generator, seed: int, psi: float) -> Codes:
     return codes_for_seeds(generator, [seed], psi)
 
 
-def codes_from_file(path: str | Path, generator: Generator) -> Codes:
-    """The effective codes (base + offset) of an inverted portrait: our `.fcodes` file or an official
-    `freq_phase_offset_*.pth`. CheckpointError naming the file if it is neither or does not fit
-    the model."""
+def portrait_from_file(path: str | Path, generator: Generator) -> tuple[Codes, Generator]:
+    """The effective codes (base + offset) of an inverted portrait (our `.fcodes` file or an official
+    `freq_phase_offset_*.pth`) and the generator to render them with: `generator` itself, or a copy
+    carrying the portrait's tuned weights when the codes name some. CheckpointError naming the file
+    if it is neither, does not fit the model, or names bad tuned weights."""
     from models.invert.session_codes import load_codes
+    from models.invert.tuned_weights import tuned_for_codes
     path = Path(path)
     portrait = load_codes(path)
     try:
         portrait.check_fits(generator.cfg.geo_code_dim, generator.cfg.app_code_dim, "codes")
     except ValueError as exc:
         raise CheckpointError(path, str(exc).split(": ", 1)[-1]) from None
-    return portrait.effective.to(generator.device)
+    tuned = tuned_for_codes(path, portrait.info, generator)
+    return portrait.effective.to(generator.device), generator if tuned is None else tuned.applied(generator)
 
 
 def baked_session(generator: Generator, codes: Codes, resolution: int, progress: Progress | None = None,

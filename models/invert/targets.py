@@ -51,6 +51,14 @@ class InversionTarget:
         rgb = ((self.image.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
         return resize_image(rgb, size)
 
+    def at(self, size: int) -> "InversionTarget":
+        """The same target at another working size (itself when the size matches)."""
+        if size == self.size:
+            return self
+        ids = self.ids_at(size)
+        image = torch.from_numpy(self.image_at(size)).permute(2, 0, 1).float() / 127.5 - 1
+        return InversionTarget(image, torch.from_numpy(labels.semantic_target(ids)), ids, list(self.notes))
+
 
 def load_image(path: str | Path) -> np.ndarray:
     """An 8-bit RGB (H, W, 3) array; transparency composited on black."""

@@ -255,3 +255,36 @@ def test_extra_masks_share_files_are_checked_and_stale_ones_are_removed(tmp_path
     assert not auto.exists() and not fitted.exists()
     assert len(list(masks.iterdir())) == len(portrait.timeline.states)
     assert read_session(tmp_path).notes == []
+
+
+def test_tuned_weights_round_trip_bit_exactly_and_a_bad_file_is_left_out(tmp_path, real_mask, demo_model):
+    from models.invert.tuned_weights import TunedWeights, model_digest
+    gen = demo_model.generator
+    tuned = TunedWeights({name: p.detach() + 0.01 * torch.randn_like(p) for name, p in gen.named_parameters()
+                          if name.startswith("siren.color_layer")}, {"model_digest": model_digest(gen)})
+    portrait = edited_portrait(real_mask)
+    portrait.set_tuned(tuned)
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    entry = manifest_entry(tmp_path)
+    (again,) = restore_portraits(read_session(tmp_path), lambda crop, shape: crop)
+    assert again.tuned.equal(tuned) and again.tuned.info == tuned.info
+    first = tmp_path / entry["tuned"]
+
+    portrait.set_tuned(TunedWeights({k: v * 2 for k, v in tuned.tensors.items()}, tuned.info))
+    write_session(tmp_path, None, "p1", [snapshot_portrait(portrait)])
+    second = tmp_path / manifest_entry(tmp_path)["tuned"]
+    assert second != first and second.is_file() and not first.exists()      # the old tuning is dropped
+
+    second.write_bytes(second.read_bytes()[:1000])                          # truncated
+    restored = read_session(tmp_path)
+    (note,) = restored.notes
+    assert note.startswith("real: tuned weights left out") and str(second) in note
+    assert restored.portraits[0].tuned is None and restored.portraits[0].codes is not None
+
+    outside = tmp_path.parent / f"{tmp_path.name}_outside.ftune"
+    (outside_entry := manifest_entry(tmp_path))["tuned"] = f"../{outside.name}"
+    manifest = json.loads((tmp_path / "session.json").read_text())
+    manifest["portraits"][0] = outside_entry
+    (tmp_path / "session.json").write_text(json.dumps(manifest))
+    restored = read_session(tmp_path)
+    assert "must be a file inside the session folder" in restored.notes[0] and restored.portraits[0].tuned is None

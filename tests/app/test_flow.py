@@ -1,6 +1,6 @@
 """The whole flow in the real window, offscreen, on the demo model, with real mouse events:
-photo -> automatic mask -> paint -> undo/redo -> invert -> paint an edit -> re-invert geometry ->
-orbit -> swap -> export mesh and video -> start and stop training. An event-loop latency probe
+photo -> automatic mask -> paint -> undo/redo -> invert -> tune -> paint an edit -> re-invert geometry
+(on the tuned generator) -> orbit -> swap -> export mesh and video -> start and stop training. An event-loop latency probe
 runs during the inversion and the orbit: the UI thread never stalls for 50 ms."""
 import json
 
@@ -17,6 +17,7 @@ from fenerf_app.window import MainWindow
 from models.bake.camera import DRAG_RADIANS_PER_PIXEL
 from models.data.writer import write_dataset
 from models.invert.presets import preset
+from models.invert.tune_settings import tune_preset
 from models.labels import ID, PALETTE
 from tests.app.helpers import LatencyProbe, wait_idle
 from tests.models.train.helpers import write_curricula
@@ -24,6 +25,8 @@ from tests.models.train.helpers import write_curricula
 MAX_STALL_MS = 50
 TINY = preset("quick").replace(iterations=8, size=32, grid=((0, 16),), eval_every=4, eval_size=32,
                                 eval_steps=8, patience=None, start_candidates=16)
+TINY_TUNE = tune_preset("quick").replace(iterations=6, size=32, rays=16, eval_every=3, eval_size=32, eval_steps=8,
+                                         lambda_percept=0.0)
 
 
 @pytest.fixture
@@ -84,7 +87,8 @@ def test_the_whole_flow(qtbot, window, portrait_folder, tmp_path):
 
     # invert with a tiny preset, the probe watching the event loop
     panel = window.inversion_panel
-    panel.add_preset("test", TINY)
+    panel.add_preset("test", TINY, TINY_TUNE)
+    assert panel.tune_check.isChecked()                        # tuning is on by default
     probe = LatencyProbe().start()
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert session.busy("invert")
@@ -93,9 +97,12 @@ def test_the_whole_flow(qtbot, window, portrait_folder, tmp_path):
     assert stall < MAX_STALL_MS, f"the UI stalled {stall:.0f} ms during the inversion"
     assert probe.ticks > 10 and portrait.codes is not None and portrait.inversion is not None
     assert panel.status.text().startswith("Done") and panel.preview.pixmap() is not None
-    inverted = portrait.codes
+    inverted, tuned = portrait.codes, portrait.tuned
+    assert tuned is not None and tuned.info["iteration"] in (0, 3, 6)
+    assert "tuned: foreground PSNR" in notices[-1]
     viewport = window.view_panel.viewport
     qtbot.waitUntil(lambda: viewport.frame is not None and viewport.frame.final, timeout=60_000)
+    assert viewport.scene.generator is session.generator_for(portrait) is portrait.tuned_generator
 
     # paint an edit (bigger hair on top) and re-invert the geometry
     qtbot.mouseClick(window.palette_widget.button(ID["hair"]), Qt.MouseButton.LeftButton)
@@ -108,6 +115,7 @@ def test_the_whole_flow(qtbot, window, portrait_folder, tmp_path):
     moved = portrait.inversion.info["iteration"] > 0           # the best state is not the start
     assert torch.equal(portrait.codes.geo_freq, inverted.geo_freq) != moved
     assert torch.allclose(portrait.codes.app_freq, inverted.app_freq)   # appearance frozen
+    assert portrait.tuned is tuned                               # the edit ran on the tuned generator
 
     # orbit by dragging; the final frame is of the last camera
     qtbot.waitUntil(lambda: viewport.frame is not None and viewport.frame.final, timeout=60_000)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from models.cli import main
-from models.export.common import codes_from_file
+from models.export.common import portrait_from_file
 from models.export.volume_io import load_mrc
 from models.render.options import RenderOptions
 from models.render.renderer import render
@@ -22,7 +22,7 @@ def test_multiview_renders_an_inversion_result(tmp_path, official_fixtures):
     grid = np.asarray(Image.open(tmp_path / f"grid_{stem}_RGB.png"))
     assert grid.shape == (12, 60, 3) and np.asarray(Image.open(tmp_path / f"grid_{stem}_SEG.png")).shape == (12, 60, 3)
     gen = fixture_model(official_fixtures.generator_a).generator
-    codes = codes_from_file(official_fixtures.inversion_a, gen)
+    codes, _ = portrait_from_file(official_fixtures.inversion_a, gen)
     expected = render(gen, codes, math.pi / 2, math.pi / 2, RenderOptions(img_size=12, num_steps=4)).rgb_uint8()
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"{stem}_view2_image.png")), expected)
     ids = np.asarray(Image.open(tmp_path / f"{stem}_view2_mask_ids.png"))
